@@ -1,0 +1,113 @@
+"""What crosses the order taker's counter: tickets, orders, and the checks made before anything is written."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import BadOrder
+
+RECIPE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_KEY = 200
+MAX_CUSTOMER = 200
+PRIORITY_RANGE = (-100, 100)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What the order taker hands back at once: "come back later" with this number."""
+
+    number: int
+    bucket: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order as an oven holds it while cooking; ``fence`` proves which claim this is."""
+
+    id: int
+    recipe: str
+    payload: dict[str, Any]
+    attempt: int
+    fence: int
+    bucket: int
+    priority: int = 0
+    customer: str | None = None
+    key: str | None = None
+
+    @property
+    def idempotency_token(self) -> str:
+        """Unique per claim: a recipe with side effects can use it to do them once."""
+        return f"{self.id}:{self.fence}"
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """A validated order, ready to insert."""
+
+    recipe: str
+    payload_json: str
+    customer: str | None
+    key: str | None
+    priority: int
+    delay: float
+    routing: str = field(default="")
+
+
+def _text(name: str, value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadOrder(f"{name} must be text, not {type(value).__name__}")
+    if not value.strip():
+        raise BadOrder(f"{name} must not be empty")
+    if len(value) > limit:
+        raise BadOrder(f"{name} is {len(value)} characters; the limit is {limit}")
+    if any(ord(c) < 32 for c in value):
+        raise BadOrder(f"{name} must not contain control characters")
+    return value
+
+
+def validate(recipe: Any, payload: Any = None, *, customer: Any = None, key: Any = None,
+             priority: Any = 0, delay: Any = 0.0, payload_limit: int = 65536) -> NewOrder:
+    """Check one order; raise BadOrder with a one-line reason, before anything touches the database."""
+    if not isinstance(recipe, str) or not recipe:
+        raise BadOrder("recipe must be a non-empty name")
+    if not RECIPE_RE.fullmatch(recipe):
+        raise BadOrder(f"recipe {recipe[:70]!r} is not a recipe name (lowercase letters, digits and _, up to 64)")
+    if payload is None:
+        payload = {}
+    if isinstance(payload, (str, bytes)):
+        raise BadOrder("payload must be a JSON object, not a string (decode it first)")
+    if not isinstance(payload, Mapping):
+        raise BadOrder(f"payload must be a JSON object, not {type(payload).__name__}")
+    try:
+        payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise BadOrder(f"payload is not plain JSON: {str(exc).splitlines()[0]}") from None
+    size = len(payload_json.encode("utf-8"))
+    if size > payload_limit:
+        raise BadOrder(f"payload is {size} bytes; the limit is {payload_limit}")
+    customer = _text("customer", customer, MAX_CUSTOMER)
+    key = _text("key", key, MAX_KEY)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise BadOrder(f"priority must be a whole number, not {priority!r}")
+    if not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]:
+        raise BadOrder(f"priority must be between {PRIORITY_RANGE[0]} and {PRIORITY_RANGE[1]}, not {priority}")
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not math.isfinite(delay):
+        raise BadOrder(f"delay must be a number of seconds, not {delay!r}")
+    if delay < 0:
+        raise BadOrder(f"delay must not be negative, not {delay}")
+    return NewOrder(recipe, payload_json, customer, key, priority, float(delay))
+
+
+def loads_payload(text: str | None) -> dict[str, Any]:
+    """Payloads are JSON and only JSON: nothing stored can make an oven run code."""
+    if not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {"value": value}
