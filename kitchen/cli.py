@@ -1,0 +1,163 @@
+"""The ``kitchen`` command: a thin face over the Kitchen facade.
+
+Bad arguments: a usage message and exit 2. Runtime errors: one line on stderr and exit 1. Never a
+traceback (set KITCHEN_DEBUG=1 to see one). ``kitchen run`` never imports Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from typing import Any, Sequence
+
+from .errors import KitchenError
+from .orders import PRIORITY_RANGE
+
+PROG = "kitchen"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _priority(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    lo, hi = PRIORITY_RANGE
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be zero or more seconds, not {text}")
+    return value
+
+
+def _payload(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="A durable task queue with a live terminal kitchen. "
+                                "With no command, opens the kitchen (the TUI).")
+    p.add_argument("--config", metavar="PATH", help="kitchen.ini to read (default: $KITCHEN_CONFIG, ./kitchen.ini)")
+    p.add_argument("--db", metavar="URL", help="database: a path, sqlite:///path or postgresql://... "
+                   "(default: $KITCHEN_DB, then kitchen.ini)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("tui", help="open the kitchen: order taker, ovens, ring, ledger (the default)")
+
+    r = sub.add_parser("run", help="run oven(s) headless: claim, cook, heartbeat, reap")
+    r.add_argument("--ovens", type=_positive_int, default=1, help="oven processes to run (default 1: this process)")
+    r.add_argument("--name", help="oven name (default oven-PID; with --ovens N: NAME-1..NAME-N)")
+    r.add_argument("--burst", action="store_true", help="exit 0 once no order is queued or cooking")
+    r.add_argument("--recipes", nargs="+", metavar="MODULE", default=[], help="import these recipe modules")
+    r.add_argument("--prefetch", type=_positive_int, help="orders claimed per transaction (default: kitchen.ini)")
+    r.add_argument("--no-restart", action="store_true", help="with --ovens N: do not restart crashed ovens")
+    r.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    r.add_argument("--log-json", action="store_true", help="one JSON object per log line")
+    r.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+
+    o = sub.add_parser("order", help="take an order; returns the ticket at once (come back later)")
+    o.add_argument("recipe")
+    o.add_argument("--customer", help="routes the order: a customer's orders share a bucket")
+    o.add_argument("--key", help="dedup key: the same key never queues twice (with --count N: KEY-1..KEY-N)")
+    o.add_argument("--payload", type=_payload, default=None, metavar="JSON", help="a JSON object")
+    o.add_argument("--priority", type=_priority, default=0, help=f"{PRIORITY_RANGE[0]}..{PRIORITY_RANGE[1]}, "
+                   "higher first (default 0)")
+    o.add_argument("--delay", type=_seconds, default=0.0, metavar="SECONDS", help="not before this many seconds")
+    o.add_argument("--count", type=_positive_int, default=1, help="how many orders (one transaction)")
+    o.add_argument("--json", action="store_true", help="one JSON object per order per line")
+
+    t = sub.add_parser("ticket", help="where an order is: state, oven, attempts, result or error")
+    t.add_argument("number", type=_positive_int)
+    t.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("status", help="counts per state, ovens, ledger totals")
+    s.add_argument("--json", action="store_true")
+
+    v = sub.add_parser("ovens", help="ovens, their heartbeats and buckets")
+    v.add_argument("--json", action="store_true")
+
+    g = sub.add_parser("ledger", help="recent completions and refused (late) completions")
+    g.add_argument("--limit", type=_positive_int, default=20)
+    g.add_argument("--json", action="store_true")
+
+    q = sub.add_parser("requeue", help="put burnt (dead-lettered) orders back in the queue")
+    q.add_argument("--burnt", action="store_true", help="every burnt order")
+    q.add_argument("tickets", nargs="*", type=_positive_int, metavar="TICKET")
+    return p
+
+
+def _settings(args: argparse.Namespace, **overrides: Any):
+    from .config import load_settings
+
+    return load_settings(config=args.config, database=args.db, **overrides)
+
+
+def _open(args: argparse.Namespace):
+    from .engine import Kitchen
+
+    return Kitchen.open(settings=_settings(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    warnings.showwarning = lambda msg, *a, **k: print(f"{PROG}: warning: {msg}", file=sys.stderr)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except KitchenError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:
+        if os.environ.get("KITCHEN_DEBUG"):
+            raise
+        print(f"{PROG}: internal error: {exc.__class__.__name__}: {exc} (KITCHEN_DEBUG=1 shows more)",
+              file=sys.stderr)
+        return 1
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from . import commands
+
+    command = args.command or "tui"
+    if command == "tui":
+        settings = _settings(args)
+        from .tui import run as run_tui
+
+        return run_tui(settings, args.config)
+    if command == "run":
+        return commands.run(args, _settings(args))
+    if command == "requeue" and not (args.burnt or args.tickets):
+        parser.error("requeue needs --burnt or at least one TICKET")
+    with _open(args) as kitchen:
+        return getattr(commands, command)(args, kitchen)

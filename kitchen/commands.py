@@ -1,0 +1,162 @@
+"""What each CLI command does, given parsed arguments and an open Kitchen. Output is for people by
+default and for machines with ``--json`` (one object per line for orders, one document otherwise)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from . import status as reads
+from .config import Settings
+from .engine import Kitchen
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, sort_keys=True, default=str))
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"at": round(record.created, 3), "level": record.levelname.lower(),
+                           "logger": record.name, "pid": os.getpid(), "message": record.getMessage()})
+
+
+def setup_logging(level: str, as_json: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if as_json else
+                         logging.Formatter("%(asctime)s %(levelname)-7s [%(process)d] %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Headless ovens: this process is the oven, or (with --ovens N) a supervisor of N oven processes."""
+    from .recipes import build_menu
+    from .worker import Worker
+
+    setup_logging(args.log_level, args.log_json)
+    modules = [m for m in settings.recipes.split() if m] + list(args.recipes)
+    menu = build_menu(settings.menu, settings.burn_rate, modules)
+    with Kitchen.open(settings=settings) as kitchen:
+        if args.ovens == 1:
+            worker = Worker(kitchen, args.name or f"oven-{os.getpid()}", menu, burst=args.burst,
+                            prefetch=args.prefetch, parent_pid=args.parent)
+            return worker.run()
+    from .supervisor import Supervisor
+
+    base = args.name or f"oven-{os.getpid()}"
+    extra = ["--log-level", args.log_level] + (["--log-json"] if args.log_json else [])
+    extra += ["--burst"] if args.burst else []
+    extra += ["--prefetch", str(args.prefetch)] if args.prefetch else []
+    extra += ["--recipes", *args.recipes] if args.recipes else []
+    names = [f"{base}-{i}" for i in range(1, args.ovens + 1)]
+    return Supervisor(names, database=settings.database, config=args.config, extra=extra,
+                      restart=not args.no_restart, burst=args.burst).run()
+
+
+def order(args: argparse.Namespace, kitchen: Kitchen) -> int:
+    if args.count == 1:
+        tickets = [kitchen.submit(args.recipe, args.payload, customer=args.customer, key=args.key,
+                                  priority=args.priority, delay=args.delay)]
+    else:
+        tickets = kitchen.submit_many(
+            {"recipe": args.recipe, "payload": args.payload, "customer": args.customer,
+             "key": f"{args.key}-{i}" if args.key else None, "priority": args.priority, "delay": args.delay}
+            for i in range(1, args.count + 1))
+    for t in tickets:
+        if args.json:
+            _print_json({"ticket": t.number, "bucket": t.bucket, "duplicate": t.duplicate, "recipe": args.recipe})
+        elif t.duplicate:
+            print(f"ticket {t.number}: already taken (same key), not queued again; come back later")
+        else:
+            print(f"ticket {t.number} ({args.recipe}, bucket {t.bucket}): come back later")
+    return 0
+
+
+def ticket(args: argparse.Namespace, kitchen: Kitchen) -> int:
+    info = kitchen.ticket(args.number)
+    if args.json:
+        _print_json(info)
+        return 0
+    line = f"ticket {info['ticket']}: {info['state']} ({info['recipe']}), attempts {info['attempts']}"
+    if info["oven"]:
+        line += f", oven {info['oven']}"
+    if info["state"] == "cooking":
+        line += f", {info['progress']}% baked"
+    print(line)
+    if info["result"] is not None:
+        print(f"  result: {json.dumps(info['result'])}")
+    if info["error"]:
+        print(f"  error: {info['error']}")
+    return 0
+
+
+def _oven_rows(snap: dict[str, Any]) -> list[dict[str, Any]]:
+    return snap["ovens"]
+
+
+def status(args: argparse.Namespace, kitchen: Kitchen) -> int:
+    snap = kitchen.status()
+    if args.json:
+        _print_json({k: snap[k] for k in ("database", "orders", "ovens", "ledger", "bucket_count",
+                                          "ring_generation", "requeued", "retried")})
+        return 0
+    o, led = snap["orders"], snap["ledger"]
+    print(f"kitchen at {snap['database']}")
+    print(f"orders: {o['queued']} queued, {o['cooking']} cooking, {o['done']} done, {o['burnt']} burnt")
+    print(f"ledger: {led['completions']} completions, {led['duplicate_submissions']} duplicate submissions "
+          f"absorbed, {led['refused_completions']} late completions refused")
+    _print_ovens(snap)
+    return 0
+
+
+def _print_ovens(snap: dict[str, Any]) -> None:
+    alive = [v for v in snap["ovens"] if v["state"] == "alive"]
+    print(f"ovens: {len(alive)} alive, ring generation {snap['ring_generation']}, {snap['bucket_count']} buckets")
+    for v in snap["ovens"]:
+        current = f"order {v['current_order']} {v['progress']}%" if v["current_order"] else "idle"
+        print(f"  {v['name']:<16} {v['state']:<6} {v['host']}:{v['pid']:<7} heartbeat {v['heartbeat_age']:>6.1f}s"
+              f"  {len(v['buckets']):>3} buckets  {v['cooked']:>6} cooked  {current}")
+
+
+def ovens(args: argparse.Namespace, kitchen: Kitchen) -> int:
+    snap = kitchen.status()
+    if args.json:
+        _print_json(snap["ovens"])
+    else:
+        _print_ovens(snap)
+    return 0
+
+
+def ledger(args: argparse.Namespace, kitchen: Kitchen) -> int:
+    done, refused = reads.ledger(kitchen, args.limit), reads.refusals(kitchen, args.limit)
+    totals = kitchen.status()["ledger"]
+    if args.json:
+        _print_json({"totals": totals, "completions": done, "refused": refused})
+        return 0
+    print(f"{totals['completions']} completions, {totals['duplicate_submissions']} duplicate submissions absorbed, "
+          f"{totals['refused_completions']} late completions refused")
+    for row in done:
+        print(f"  done     order {row['order_id']:<8} by {row['oven_name']:<16} fence {row['fence']:<3} "
+              f"{time.strftime('%H:%M:%S', time.localtime(row['at']))}")
+    for row in refused:
+        print(f"  REFUSED  order {row['order_id']:<8} by {row['oven_name']:<16} fence {row['fence']:<3} "
+              f"{row['reason']}")
+    return 0
+
+
+def requeue(args: argparse.Namespace, kitchen: Kitchen) -> int:
+    moved = kitchen.requeue(args.tickets, burnt=args.burnt)
+    missing = [t for t in args.tickets if t not in moved]
+    print(f"requeued {len(moved)} order(s)" + (f": {', '.join(map(str, moved))}" if moved else ""))
+    if missing:
+        print(f"not burnt (left alone): {', '.join(map(str, missing))}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,53 @@
+"""APScheduler jobs: heartbeats and the reaper run on their own threads, so a long or CPU-heavy recipe on
+the oven's main thread never starves them. Used by ``kitchen run`` and by the TUI."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from .engine import Kitchen, ReapReport
+from .errors import KitchenError
+
+log = logging.getLogger("kitchen.jobs")
+
+
+def make_scheduler() -> BackgroundScheduler:
+    """Two threads: a slow reaper pass never delays a heartbeat."""
+    return BackgroundScheduler(executors={"default": ThreadPoolExecutor(2)},
+                               job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+
+
+def reap_once(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None = None) -> ReapReport | None:
+    """One reaper pass that never raises: a busy or unreachable database is logged and retried next time."""
+    try:
+        report = kitchen.reap()
+    except KitchenError as exc:
+        log.warning("reaper: %s", exc)
+        return None
+    if report:
+        for name in report.dead:
+            log.warning("declared %s dead: missed heartbeats for over %gs", name, kitchen.settings.heartbeat_timeout)
+        if report.requeued:
+            log.warning("requeued %d order(s): %s", len(report.requeued), _ids(report.requeued))
+        if report.burnt:
+            log.warning("burnt %d order(s) on their last attempt: %s", len(report.burnt), _ids(report.burnt))
+        if report.moved:
+            log.info("buckets moved: %s", report.moved)
+        if on_report:
+            on_report(report)
+    return report
+
+
+def add_reaper(scheduler: BackgroundScheduler, kitchen: Kitchen,
+               on_report: Callable[[ReapReport], None] | None = None) -> None:
+    scheduler.add_job(reap_once, "interval", seconds=kitchen.settings.reap_interval, args=(kitchen, on_report),
+                      id="reaper", name="reaper")
+
+
+def _ids(ids: list[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:10])
+    return shown + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")

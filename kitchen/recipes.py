@@ -1,0 +1,132 @@
+"""Recipes: Python callables registered by name. Only registered names ever run.
+
+A recipe name read from the database is looked up in the menu, never imported: a stored order cannot make
+an oven run anything but a recipe this oven registered at start (built-ins, or modules named in
+kitchen.ini ``recipes`` / ``--recipes``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from .errors import ConfigError
+from .orders import RECIPE_RE, Order
+
+
+class Interrupted(Exception):
+    """Raised inside a recipe's cooperative wait when the oven must stop now."""
+
+
+class Burnt(Exception):
+    """A bake went wrong on purpose (burn_rate); the order is retried or burnt like any failure."""
+
+
+@dataclass
+class Cooking:
+    """What a recipe receives: its order, and ways to report progress and notice a hard stop."""
+
+    order: Order
+    speed: float = 1.0
+    stop: threading.Event = field(default_factory=threading.Event)
+    progress_value: int = 0
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.order.payload
+
+    @property
+    def attempt(self) -> int:
+        return self.order.attempt
+
+    @property
+    def token(self) -> str:
+        """Idempotency token (order id + fence): unique per claim, stable for side effects."""
+        return self.order.idempotency_token
+
+    def progress(self, percent: int) -> None:
+        """Report 0-100; the next heartbeat persists it for the TUI."""
+        self.progress_value = max(0, min(100, int(percent)))
+
+    def wait(self, seconds: float) -> None:
+        """Sleep, but return early with Interrupted if the oven is told to stop now."""
+        if self.stop.wait(max(0.0, seconds)):
+            raise Interrupted("stopped while cooking")
+
+
+Recipe = Callable[[Cooking], Any]
+
+
+class Menu:
+    """Name -> recipe. Ovens share one menu per process."""
+
+    def __init__(self) -> None:
+        self._recipes: dict[str, Recipe] = {}
+
+    def register(self, name: str, fn: Recipe) -> Recipe:
+        if not RECIPE_RE.fullmatch(name):
+            raise ConfigError(f"recipe name {name!r} must be lowercase letters, digits and _")
+        self._recipes[name] = fn
+        return fn
+
+    def recipe(self, name: str | None = None) -> Callable[[Recipe], Recipe]:
+        """Decorator: ``@menu.recipe("calzone")`` (defaults to the function's name)."""
+        def deco(fn: Recipe) -> Recipe:
+            return self.register(name or fn.__name__, fn)
+        return deco
+
+    def get(self, name: str) -> Recipe | None:
+        return self._recipes.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._recipes)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._recipes
+
+
+menu = Menu()
+
+
+def recipe(name: str | None = None) -> Callable[[Recipe], Recipe]:
+    """Register a user recipe on the process-wide menu: ``@kitchen.recipes.recipe("soup")``."""
+    return menu.recipe(name)
+
+
+def bake(seconds: float, burn_rate: float, rng: random.Random) -> Recipe:
+    """A built-in pizza: bakes for ``seconds`` / speed, reporting progress, sometimes burning."""
+    def cook(ctx: Cooking) -> dict[str, Any]:
+        total = seconds / ctx.speed
+        steps = max(1, min(20, int(total / 0.1)))
+        started = time.monotonic()
+        for i in range(1, steps + 1):
+            ctx.wait(started + total * i / steps - time.monotonic())
+            ctx.progress(100 * i // steps)
+        if burn_rate and rng.random() < burn_rate:
+            raise Burnt("burnt the crust")
+        return {"baked_seconds": round(total, 3), "slices": int(ctx.payload.get("slices", 8))
+                if isinstance(ctx.payload.get("slices", 8), int) else 8}
+    return cook
+
+
+def build_menu(bake_times: Mapping[str, float], burn_rate: float = 0.0, modules: Iterable[str] = (),
+               base: Menu | None = None) -> Menu:
+    """The menu an oven cooks from: built-in pizzas, ``noop``, then user recipe modules."""
+    out = Menu()
+    rng = random.Random()
+    for name, seconds in bake_times.items():
+        out.register(name, bake(seconds, burn_rate, rng))
+    out.register("noop", lambda ctx: None)
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            raise ConfigError(f"cannot import recipe module {module!r}: {exc.__class__.__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    for name in (base or menu).names():
+        out.register(name, (base or menu).get(name))
+    return out

@@ -1,0 +1,219 @@
+"""The oven loop, like huey's consumer: ``tick()`` is one iteration that tests call directly, without threads.
+
+Signals only set flags. First SIGTERM/SIGINT drains (no new claims; the current order may finish within
+``grace`` seconds, else it is handed back); a second one stops now (like rq). A small watchdog thread turns
+flags into actions that a signal handler must not do itself (waking a recipe's wait, checking the parent).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from .engine import Kitchen
+from .errors import KitchenError, OvenLost
+from .jobs import add_reaper, make_scheduler
+from .orders import Order
+from .oven import Oven
+from .recipes import Cooking, Interrupted, Menu
+from .waiting import Waiter
+
+log = logging.getLogger("kitchen.oven")
+
+
+class Worker:
+    """One oven incarnation's loop over a Kitchen, with a recipe menu."""
+
+    def __init__(self, kitchen: Kitchen, name: str, menu: Menu, *, burst: bool = False,
+                 prefetch: int | None = None, parent_pid: int | None = None) -> None:
+        self.kitchen = kitchen
+        self.name = name
+        self.menu = menu
+        self.burst = burst
+        self.prefetch = prefetch or kitchen.settings.prefetch
+        self.parent_pid = parent_pid
+        self.oven: Oven | None = None
+        self.in_hand: list[Order] = []
+        self.cooking: Cooking | None = None
+        self.stop = threading.Event()
+        self.signals = 0
+        self.lost = False
+        self.drain_started: float | None = None
+        self.cooked = 0
+        self._waiter = Waiter(kitchen)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> Oven:
+        self.oven = self.kitchen.join(self.name)
+        log.info("%s joined (#%d, pid %d, host %s)", self.name, self.oven.id, os.getpid(), self.oven.host)
+        return self.oven
+
+    @property
+    def draining(self) -> bool:
+        return self.drain_started is not None
+
+    def drain(self, why: str) -> None:
+        if self.drain_started is None:
+            self.drain_started = time.monotonic()
+            log.info("%s draining (%s): no new orders; finishing the one in the oven", self.name, why)
+
+    def shutdown(self) -> None:
+        """Hand back anything unfinished and leave the ring (graceful; buckets move to the others)."""
+        if self.oven is None:
+            return
+        try:
+            released = self.oven.release() if self.in_hand else 0
+            self.oven.leave()
+            log.info("%s left the kitchen%s", self.name, f" ({released} order(s) handed back)" if released else "")
+        except KitchenError as exc:
+            log.warning("%s could not leave cleanly: %s (the reaper will recover its work)", self.name, exc)
+        self.in_hand = []
+
+    # -- one iteration ----------------------------------------------------------------------------------------
+
+    def tick(self) -> str:
+        """One iteration: 'cooked' (did work), 'idle' (nothing ready), or 'exit' (stop the loop)."""
+        if self.oven is None:
+            self.start()
+        if self.lost:
+            self._rejoin()
+        if self.stop.is_set() or (self.draining and not self.in_hand):
+            return "exit"
+        if not self.in_hand:
+            self.in_hand = self.oven.claim_many(self.prefetch)
+            if not self.in_hand:
+                return "idle"
+        done: list[tuple[Order, Any]] = []
+        batch, self.in_hand = self.in_hand, []
+        for i, order in enumerate(batch):
+            if self.stop.is_set():
+                self.in_hand = batch[i:]
+                break
+            outcome, value = self._cook(order)
+            if outcome == "done":
+                done.append((order, value))
+            elif outcome == "interrupted":
+                self.in_hand = batch[i:]
+                break
+        claim = 0 if (self.draining or self.stop.is_set() or self.in_hand) else self.prefetch
+        if done or claim:
+            accepted, claimed = self.oven.complete_many(done, claim=claim)
+            self.in_hand += claimed
+            for (order, _), ok in zip(done, accepted):
+                if ok:
+                    self.cooked += 1
+                    log.info("%s done: order %d (%s)", self.name, order.id, order.recipe)
+                else:
+                    log.warning("%s: completion of order %d refused (stale fence %d: it was taken back)",
+                                self.name, order.id, order.fence)
+        return "cooked"
+
+    def _cook(self, order: Order) -> tuple[str, Any]:
+        fn = self.menu.get(order.recipe)
+        log.info("%s cooking order %d (%s, attempt %d)", self.name, order.id, order.recipe, order.attempt)
+        if fn is None:
+            state = self.oven.fail(order, f"unknown recipe {order.recipe!r}: this oven does not cook it")
+            log.warning("%s: order %d has unknown recipe %r -> %s", self.name, order.id, order.recipe, state)
+            return "failed", None
+        self.cooking = Cooking(order, speed=self.kitchen.settings.speed, stop=self.stop)
+        try:
+            return "done", fn(self.cooking)
+        except Interrupted:
+            return "interrupted", None
+        except Exception as exc:
+            error = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+            state = self.oven.fail(order, error)
+            log.warning("%s: order %d failed (%s) -> %s", self.name, order.id, error,
+                        {"queued": "will retry", "burnt": "burnt (dead letter)"}.get(state, "already taken back"))
+            return "failed", None
+        finally:
+            self.cooking = None
+
+    def _rejoin(self) -> None:
+        log.warning("%s lost its incarnation (declared dead); rejoining as a new oven", self.name)
+        self.in_hand = []
+        self.lost = False
+        self.start()
+
+    # -- jobs on other threads ----------------------------------------------------------------------------
+
+    def beat(self) -> None:
+        """Heartbeat job: liveness, lease renewal, progress of the current order."""
+        oven, cooking = self.oven, self.cooking
+        if oven is None or self.lost:
+            return
+        try:
+            if cooking is not None:
+                oven.heartbeat(progress=cooking.progress_value, order=cooking.order)
+            else:
+                oven.heartbeat()
+        except OvenLost:
+            if oven is self.oven:
+                self.lost = True
+                log.warning("%s was declared dead by the reaper (heartbeat refused)", self.name)
+        except KitchenError as exc:
+            log.warning("%s heartbeat failed: %s", self.name, exc)
+
+    def watch(self) -> None:
+        """Watchdog step: signals -> drain/stop, parent gone -> drain, grace over -> stop."""
+        if self.signals >= 2 and not self.stop.is_set():
+            log.info("%s stopping now (second signal): handing its order back", self.name)
+            self.stop.set()
+        elif self.signals == 1:
+            self.drain("signal")
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            self.drain("parent process gone")
+        if (self.draining and not self.stop.is_set()
+                and time.monotonic() - self.drain_started > self.kitchen.settings.grace):
+            log.info("%s grace period over: handing its order back", self.name)
+            self.stop.set()
+
+    # -- the whole run -------------------------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.signals += 1
+
+    def queue_empty(self) -> bool:
+        orders = self.kitchen.status()["orders"]
+        return orders["queued"] == 0 and orders["cooking"] == 0
+
+    def run(self, install_signals: bool = True) -> int:
+        """Cook until drained, stopped, or (with burst) the queue is empty; returns the exit code."""
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
+        self.start()
+        s = self.kitchen.settings
+        scheduler = make_scheduler()
+        scheduler.add_job(self.beat, "interval", seconds=s.heartbeat_interval, id="heartbeat", name="heartbeat")
+        add_reaper(scheduler, self.kitchen)
+        scheduler.start()
+        watchdog = threading.Thread(target=self._watch_loop, name="watchdog", daemon=True)
+        watchdog.start()
+        try:
+            while True:
+                state = self.tick()
+                if state == "exit":
+                    break
+                if state == "idle":
+                    if self.burst and self.queue_empty():
+                        log.info("%s: queue empty, burst done (%d cooked)", self.name, self.cooked)
+                        break
+                    self._waiter.wait(s.poll_interval, lambda: self.signals > 0 or self.stop.is_set()
+                                      or self.lost or self.draining)
+        finally:
+            self.stop.set()
+            scheduler.shutdown(wait=False)
+            self.shutdown()
+        return 0
+
+    def _watch_loop(self) -> None:
+        while True:
+            self.watch()
+            if self.stop.wait(0.05):
+                return
