@@ -127,8 +127,8 @@ class Oven:
         cur.execute(st.tally_refused, (order.bucket,))
         self.kitchen.event(cur, now, "refused", self.name, order.id, f"late completion refused: {reason}")
 
-    def fail(self, order: Order, error: str) -> str | None:
-        """Retry with exponential backoff and jitter, or burn after max_attempts.
+    def fail(self, order: Order, error: str, *, retry: bool = True) -> str | None:
+        """Retry with exponential backoff and jitter, or burn after max_attempts (at once if not ``retry``).
 
         Returns 'queued' (will retry), 'burnt' (dead letter), or None if the claim was already stale.
         """
@@ -136,10 +136,11 @@ class Oven:
         s = self.kitchen.settings
         backoff = min(s.backoff_max, s.backoff_base * 2 ** max(order.attempt - 1, 0))
         backoff *= 0.5 + 0.5 * self._rng.random()
-        return self.kitchen.backend.write(self._fail, order, error, backoff, self.kitchen.clock())
+        limit = s.max_attempts if retry else 0
+        return self.kitchen.backend.write(self._fail, order, error, backoff, limit, self.kitchen.clock())
 
-    def _fail(self, cur, order: Order, error: str, backoff: float, now: float) -> str | None:
-        k, st, limit = self.kitchen, self.kitchen.st, self.kitchen.settings.max_attempts
+    def _fail(self, cur, order: Order, error: str, backoff: float, limit: int, now: float) -> str | None:
+        k, st = self.kitchen, self.kitchen.st
         cur.execute(st.fail, (limit, now + backoff, error, limit, now, order.id, self.id, order.fence))
         row = cur.fetchone()
         if row is None:

@@ -117,7 +117,8 @@ class Worker:
         fn = self.menu.get(order.recipe)
         log.info("%s cooking order %d (%s, attempt %d)", self.name, order.id, order.recipe, order.attempt)
         if fn is None:
-            state = self.oven.fail(order, f"unknown recipe {order.recipe!r}: this oven does not cook it")
+            state = self.oven.fail(order, f"unknown recipe {order.recipe!r}: this oven does not cook it",
+                                   retry=False)
             log.warning("%s: order %d has unknown recipe %r -> %s", self.name, order.id, order.recipe, state)
             return "failed", None
         self.cooking = Cooking(order, speed=self.kitchen.settings.speed, stop=self.stop)
