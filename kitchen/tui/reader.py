@@ -1,0 +1,91 @@
+"""Reading the shop for the screen: one ShopView per refresh, built off the UI thread.
+
+Everything here is a short indexed read (primary keys, the per-bucket tally, the partial index of
+cooking orders), so a refresh costs the same with a hundred orders or a million. No Textual here:
+the reader runs in a worker thread and its result is posted to the app as a message.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kitchen import status as shop
+
+if TYPE_CHECKING:
+    from kitchen.engine import Kitchen
+
+THROUGHPUT_WINDOW = 60  # seconds shown by the sparkline, one bar per second
+THROUGHPUT_CAP = 5000  # newest ledger rows looked at; beyond ~80 orders/s the oldest bars undercount
+LEDGER_ROWS = 24
+RECENT_ORDERS = 12
+EVENT_BATCH = 60
+
+
+@dataclass
+class ShopView:
+    """What one refresh saw: the status snapshot plus the listings the panes show."""
+
+    now: float
+    status: dict[str, Any]
+    ledger: list[dict[str, Any]]
+    refusals: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    recent: list[dict[str, Any]]
+    throughput: list[float]
+    last_move: dict[str, Any] | None
+    read_ms: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def last_event_id(self) -> int:
+        return self.events[-1]["id"] if self.events else 0
+
+
+def read_shop(k: "Kitchen", after_event: int = 0) -> ShopView:
+    """Read everything a refresh needs; ``after_event`` is the newest event id already on screen."""
+    started = time.perf_counter()
+    status = k.status()
+    now = status["now"]
+    view = ShopView(
+        now=now,
+        status=status,
+        ledger=shop.ledger(k, LEDGER_ROWS),
+        refusals=shop.refusals(k, LEDGER_ROWS),
+        events=shop.events(k, after=after_event, limit=EVENT_BATCH),
+        recent=shop.recent_orders(k, RECENT_ORDERS),
+        throughput=throughput(k, now),
+        last_move=last_move(k),
+    )
+    view.read_ms = (time.perf_counter() - started) * 1000
+    return view
+
+
+def throughput(k: "Kitchen", now: float, window: int = THROUGHPUT_WINDOW) -> list[float]:
+    """Completions per second over the last ``window`` seconds, oldest first (from the ledger's times)."""
+    M = k.models
+    since = now - window
+
+    def tx(cur) -> list[float]:
+        bars = [0.0] * window
+        query = M.Ledger.select(M.Ledger.at).order_by(M.Ledger.id.desc()).limit(THROUGHPUT_CAP).tuples()
+        for (at,) in query:
+            if at < since:
+                break
+            slot = min(window - 1, int(at - since))
+            bars[slot] += 1
+        return bars
+
+    return k.backend.read(tx)
+
+
+def last_move(k: "Kitchen") -> dict[str, Any] | None:
+    """The newest 'moved' event (the ring's latest change, summarised by the engine), or None."""
+    M = k.models
+
+    def tx(cur) -> dict[str, Any] | None:
+        return (M.Event.select().where(M.Event.kind == "moved").order_by(M.Event.id.desc()).limit(1)
+                .dicts().first())
+
+    return k.backend.read(tx)
