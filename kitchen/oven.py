@@ -39,6 +39,8 @@ class Oven:
         return self.kitchen.backend.write(self._claim, limit, self.kitchen.clock())
 
     def _claim(self, cur, limit: int, now: float) -> list[Order]:
+        if limit < 1:  # SQLite reads LIMIT -1 as "no limit": never let a bad count take the whole queue
+            return []
         lease = self.kitchen.settings.lease
         cur.execute(self.kitchen.st.claim, (self.id, now + lease, now, now, self.id, self.id, limit))
         rows = cur.fetchall()
@@ -54,7 +56,8 @@ class Oven:
 
         Raises OvenLost when this incarnation was declared dead: its orders already went back to the queue.
         """
-        if progress is not None and not (isinstance(progress, int) and 0 <= progress <= 100):
+        if progress is not None and (isinstance(progress, bool) or not isinstance(progress, int)
+                                     or not 0 <= progress <= 100):
             raise BadOrder(f"progress must be a whole number from 0 to 100, not {progress!r}")
         self.kitchen.backend.write(self._beat, progress, order, self.kitchen.clock())
 
@@ -132,9 +135,11 @@ class Oven:
 
         Returns 'queued' (will retry), 'burnt' (dead letter), or None if the claim was already stale.
         """
-        error = (str(error) or "failed").splitlines()[0][:500] if str(error).strip() else "failed"
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        error = lines[0][:500] if lines else "failed"
         s = self.kitchen.settings
-        backoff = min(s.backoff_max, s.backoff_base * 2 ** max(order.attempt - 1, 0))
+        # capped exponent: 2.0 ** 1100 overflows a float, and anything past 2 ** 60 is backoff_max anyway
+        backoff = min(s.backoff_max, s.backoff_base * 2.0 ** min(max(order.attempt - 1, 0), 60))
         backoff *= 0.5 + 0.5 * self._rng.random()
         limit = s.max_attempts if retry else 0
         return self.kitchen.backend.write(self._fail, order, error, backoff, limit, self.kitchen.clock())
