@@ -21,6 +21,7 @@ import peewee
 from .errors import DatabaseBusy, DatabaseError, KitchenError
 
 T = TypeVar("T")
+OPEN_RECONNECT = 1.0  # seconds an unreachable server is retried at open time (see Backend.connect)
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
@@ -96,6 +97,8 @@ def _classify(exc: BaseException) -> str:
         return "corrupt"
     if "unable to open" in msg:
         return "open"
+    if "fatal" in msg and ("does not exist" in msg or "authentication failed" in msg):
+        return "refused"  # the server answered no (wrong database, role or password): retrying cannot help
     if ("server closed" in msg or "connection" in msg and ("closed" in msg or "refused" in msg or "lost" in msg
                                                           or "failed" in msg or "terminat" in msg)
             or "terminating connection" in msg or "the connection is lost" in msg):
@@ -154,8 +157,13 @@ class Backend:
         return peewee.PostgresqlDatabase(self.target.location, prefer_psycopg3=True, **params)
 
     def connect(self) -> None:
-        """Open this thread's connection now, so a bad path or server is reported at open time."""
-        self._retrying(lambda: self.db.connection())
+        """Open this thread's connection now, so a bad path or server is reported at open time.
+
+        An unreachable server is retried only briefly here: one that refuses the very first connection is
+        down or misnamed, and a person (or a supervisor restarting an oven) should hear so in a second, not
+        after the long reconnect window that protects established connections across a server restart.
+        """
+        self._retrying(lambda: self.db.connection(), unreachable_for=OPEN_RECONNECT)
 
     def close(self) -> None:
         try:
@@ -196,8 +204,9 @@ class Backend:
         cur.execute("COMMIT")
         return result
 
-    def _retrying(self, attempt: Callable[[], T]) -> T:
-        deadline = time.monotonic() + self.retry_for
+    def _retrying(self, attempt: Callable[[], T], unreachable_for: float | None = None) -> T:
+        start = time.monotonic()
+        deadline = start + self.retry_for
         delay = 0.002
         while True:
             try:
@@ -215,7 +224,9 @@ class Backend:
                     self._reset_sqlite()
                 if kind not in ("busy", "disconnected"):
                     raise self.translate(exc) from None
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline or (kind == "disconnected" and unreachable_for is not None
+                                   and now - start >= unreachable_for):
                 raise self.translate(error) from None
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25 if kind == "busy" else 2.0)
@@ -242,7 +253,18 @@ class Backend:
             "readonly": f"database {where} is read-only; nothing was written",
             "full": f"disk full while writing {where}; the transaction was rolled back, nothing was written",
             "corrupt": f"{where} is not a kitchen database or is corrupt ({_first_line(exc)})",
-            "open": f"cannot open database {where} (missing directory or no permission)",
+            "open": self._cannot_open(),
             "disconnected": f"cannot reach database {where}: {_first_line(exc)}",
+            "refused": f"cannot open database {where}: {_first_line(exc)}",
         }
         return DatabaseError(messages.get(kind, f"database error on {where}: {_first_line(exc)}"))
+
+    def _cannot_open(self) -> str:
+        """SQLite in WAL mode must create <db>-wal and <db>-shm beside the file: say so when it cannot."""
+        where = self.label
+        if self.dialect == "sqlite":
+            folder = Path(self.target.location).parent
+            if folder.is_dir() and not os.access(folder, os.W_OK):
+                return (f"cannot open database {where}: directory {folder} is read-only (SQLite needs to create"
+                        f" {Path(where).name}-wal and -shm beside it); nothing was written")
+        return f"cannot open database {where} (missing directory or no permission)"

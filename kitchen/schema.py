@@ -11,6 +11,11 @@ from .models import INDEXES, SCHEMA_VERSION
 
 def ensure_schema(backend: Backend, models: SimpleNamespace, buckets: int, now: float) -> int:
     """Create tables if needed and return the database's fixed bucket count."""
+    if backend.dialect == "postgresql":
+        [(current,)] = backend.read(lambda cur: _rows(cur, "SELECT current_schema()"))
+        if current is None:  # else CREATE TABLE fails with "no schema has been selected to create in"
+            name = backend.target.schema or "on the search_path"
+            raise SchemaError(f"{backend.label}: schema {name} does not exist; create it first")
     existing = set(backend.read(lambda cur: _tables(backend, cur)))
     if "kitchen_meta" not in existing:
         if backend.dialect == "sqlite" and existing - {"sqlite_sequence"}:
