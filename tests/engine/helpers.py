@@ -1,0 +1,101 @@
+"""Small tools for the engine tests: raw reads, the state of one order, and sibling processes in lockstep."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from kitchen import Kitchen
+
+CHILD = Path(__file__).with_name("child.py")
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE = 60.0
+
+
+def rows(k: Kitchen, sql: str, *params: Any) -> list[tuple]:
+    """Run a read-only query written with ``?`` placeholders on either backend."""
+    def tx(cur):
+        cur.execute(k.backend.sql(sql), params)
+        return [tuple(r) for r in cur.fetchall()]
+
+    return k.backend.read(tx)
+
+
+def scalar(k: Kitchen, sql: str, *params: Any) -> Any:
+    return rows(k, sql, *params)[0][0]
+
+
+def table_counts(k: Kitchen) -> dict[str, int]:
+    return {t: scalar(k, f"SELECT count(*) FROM {t}") for t in ("orders", "ledger", "refusals")}
+
+
+def events(k: Kitchen, kind: str) -> list[tuple]:
+    return rows(k, "SELECT oven_name, order_id, detail FROM events WHERE kind = ? ORDER BY id", kind)
+
+
+def owners(k: Kitchen) -> dict[int, int | None]:
+    return {int(b): (None if o is None else int(o)) for b, o in rows(k, "SELECT bucket, oven_id FROM buckets")}
+
+
+def in_children(mode: str, jobs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run one child per job; all wait until every one is ready, then start together. Returns their JSON."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    procs = [subprocess.Popen([sys.executable, str(CHILD), mode, json.dumps(job)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for job in jobs]
+    try:
+        for p in procs:
+            line = _readline(p)
+            assert line == "ready", f"child said {line!r}: {p.stderr.read() if p.poll() is not None else ''}"
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        results = []
+        for p in procs:
+            out, err = p.communicate(timeout=DEADLINE)
+            assert p.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        return results
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def _readline(p: subprocess.Popen) -> str:
+    box: list[str] = []
+    t = threading.Thread(target=lambda: box.append(p.stdout.readline()), daemon=True)
+    t.start()
+    t.join(DEADLINE)
+    assert box, "child never became ready"
+    return box[0].strip()
+
+
+def in_threads(n: int, fn: Callable[[int], Any]) -> list[Any]:
+    """Run ``fn(i)`` in n threads released together by a barrier; re-raise the first failure."""
+    barrier = threading.Barrier(n, timeout=DEADLINE)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = fn(i)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(DEADLINE)
+        assert not t.is_alive(), "thread missed the deadline"
+    if errors:
+        raise errors[0]
+    return results
