@@ -64,17 +64,15 @@ def read_shop(k: "Kitchen", after_event: int = 0) -> ShopView:
 
 def throughput(k: "Kitchen", now: float, window: int = THROUGHPUT_WINDOW) -> list[float]:
     """Completions per second over the last ``window`` seconds, oldest first (from the ledger's times)."""
-    M = k.models
     since = now - window
+    sql = k.backend.sql("SELECT at FROM ledger ORDER BY id DESC LIMIT ?")
 
     def tx(cur) -> list[float]:
         bars = [0.0] * window
-        query = M.Ledger.select(M.Ledger.at).order_by(M.Ledger.id.desc()).limit(THROUGHPUT_CAP).tuples()
-        for (at,) in query:
-            if at < since:
-                break
-            slot = min(window - 1, int(at - since))
-            bars[slot] += 1
+        cur.execute(sql, (THROUGHPUT_CAP,))
+        for (at,) in cur.fetchall():
+            if since <= at:
+                bars[min(window - 1, int(at - since))] += 1
         return bars
 
     return k.backend.read(tx)

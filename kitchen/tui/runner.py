@@ -9,45 +9,68 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from kitchen.config import Settings
 from kitchen.engine import Kitchen
 
-from .app import create_app
 from .launcher import ProcessLauncher
 from .present import next_oven_name
 
 log = logging.getLogger("kitchen.tui")
 
 
-def run(settings: Settings, config_path: str | None = None) -> int:
-    """Run the shop; database and config errors raise KitchenError before the screen opens."""
+@dataclass
+class Shop:
+    """An open kitchen with the ovens this process started and its reaper running."""
+
+    kitchen: Kitchen
+    launcher: ProcessLauncher
+    since: float
+    started: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def open_shop(settings: Settings, config_path: str | None = None, ovens: int | None = None) -> Iterator[Shop]:
+    """Open the database (errors raise here, before any process starts), start ovens and the reaper;
+    on exit stop them all."""
     kitchen = Kitchen.open(settings=settings)
-    since = kitchen.clock()
     launcher = ProcessLauncher(settings.database, config_path, tempfile.mkdtemp(prefix="kitchen-ovens-"))
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(_reap, "interval", args=[kitchen], seconds=settings.reap_interval, id="reaper",
                       max_instances=1, coalesce=True)
+    shop = Shop(kitchen, launcher, kitchen.clock())
     try:
         taken = {o["name"] for o in kitchen.status()["ovens"] if o["state"] == "alive"}
-        names = []
-        for _ in range(settings.ovens):
-            names.append(next_oven_name(taken | set(names)))
-            launcher.start(names[-1])
+        for _ in range(settings.ovens if ovens is None else ovens):
+            shop.started.append(next_oven_name(taken | set(shop.started)))
+            launcher.start(shop.started[-1])
         scheduler.start()
-        app = create_app(kitchen, settings, launcher=launcher, since=since, handle_signals=True)
-        app.started.update(names)
-        app.run()
-        return app.return_code or 0
+        yield shop
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        if launcher.pids():
-            print(f"stopping the {len(launcher.pids())} ovens this kitchen started ...", file=sys.stderr)
         launcher.stop_all()
         kitchen.close()
+
+
+def run(settings: Settings, config_path: str | None = None) -> int:
+    """Run the shop on screen until quit; returns the exit code."""
+    from .app import create_app
+
+    with open_shop(settings, config_path) as shop:
+        app = create_app(shop.kitchen, settings, launcher=shop.launcher, since=shop.since, handle_signals=True)
+        app.started.update(shop.started)
+        try:
+            app.run()
+        finally:
+            if any(shop.launcher.owns(pid) for pid in shop.launcher.pids()):
+                print("stopping the ovens this kitchen started ...", file=sys.stderr)
+        return app.return_code or 0
 
 
 def _reap(kitchen: Kitchen) -> None:
