@@ -1,0 +1,1 @@
+"""kitchen's benchmark harness: ``python -m bench`` (see bench/README.md)."""

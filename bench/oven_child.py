@@ -1,0 +1,91 @@
+"""One oven process for the drain benchmarks: kitchen's own ``Worker.run`` loop (APScheduler heartbeat and
+reaper jobs running, burst mode), gated so that process start-up and ``join`` are not timed.
+
+Protocol with the parent (bench/kitchen_bench.py): after joining, print ``{"ready": oven_id}``; wait for one
+line on stdin; cook until the queue is empty (burst); print ``{"cooked": n, "t_last": ...}``.
+``time.monotonic`` is system-wide on Linux, so the parent compares it with its own clock.
+
+    python -m bench.oven_child --db PATH --durability normal --prefetch 32 --name oven-1 [--profile OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from kitchen import Kitchen
+from kitchen.recipes import build_menu
+from kitchen.worker import Worker
+
+
+class GatedWorker(Worker):
+    """kitchen's Worker, unchanged except: wait for the parent's go after joining; note the last cook."""
+
+    t_go = 0.0
+    t_last = 0.0
+    profiler = None
+    _gated = False
+
+    def start(self):
+        oven = super().start()
+        if not self._gated:
+            self._gated = True
+            print(json.dumps({"ready": oven.id}), flush=True)
+            sys.stdin.readline()
+            self.t_go = time.monotonic()
+            if self.profiler is not None:
+                self.profiler.enable()
+        return oven
+
+    def tick(self) -> str:
+        state = super().tick()
+        if state == "cooked":
+            self.t_last = time.monotonic()
+        return state
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--db", required=True)
+    p.add_argument("--durability", default="normal")
+    p.add_argument("--prefetch", type=int, default=1)
+    p.add_argument("--name", default="oven-1")
+    p.add_argument("--profile", help="write cProfile stats of the timed loop here")
+    p.add_argument("--count-tx", action="store_true", help="count write/read transactions")
+    args = p.parse_args(argv)
+
+    kitchen = Kitchen.open(args.db, durability=args.durability, prefetch=args.prefetch)
+    counts = {"write": 0, "read": 0}
+    if args.count_tx:
+        backend = kitchen.backend
+        write, read = backend.write, backend.read
+
+        def counted_write(fn, *a):
+            counts["write"] += 1
+            return write(fn, *a)
+
+        def counted_read(fn, *a):
+            counts["read"] += 1
+            return read(fn, *a)
+
+        backend.write, backend.read = counted_write, counted_read
+    menu = build_menu(kitchen.settings.menu, 0.0)
+    worker = GatedWorker(kitchen, args.name, menu, burst=True, prefetch=args.prefetch)
+    if args.profile:
+        import cProfile
+
+        worker.profiler = cProfile.Profile()
+    code = worker.run(install_signals=False)
+    if worker.profiler is not None:
+        worker.profiler.disable()
+        worker.profiler.dump_stats(args.profile)
+    kitchen.close()
+    print(json.dumps({"cooked": worker.cooked, "t_go": worker.t_go, "t_last": worker.t_last,
+                      "oven_id": worker.oven.id if worker.oven else None, "tx": counts}), flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

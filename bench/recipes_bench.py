@@ -1,0 +1,25 @@
+"""Recipes for the benchmark's real ``kitchen run`` ovens, loaded with ``--recipes bench.recipes_bench``
+(the repository root on PYTHONPATH).
+
+- ``bench_latency``: returns when it started (wall clock) and how long after the producer's submit call began
+  (``payload["t"]``); the parent reads the results back from the orders table.
+- ``bench_hold``: holds the oven (cooperative wait) so a SIGKILL lands mid-order.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kitchen.recipes import recipe
+
+
+@recipe("bench_latency")
+def bench_latency(ctx):
+    started = time.time()
+    return {"started": started, "latency": started - float(ctx.payload.get("t", started))}
+
+
+@recipe("bench_hold")
+def bench_hold(ctx):
+    ctx.wait(float(ctx.payload.get("seconds", 60)))
+    return {"held": True}
