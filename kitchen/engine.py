@@ -185,6 +185,9 @@ class Kitchen:
         cur.execute(q("SELECT 1 FROM orders WHERE state = 'cooking' AND lease_until < ? LIMIT 1"), (now,))
         if cur.fetchone():
             return True
+        cur.execute(self.st.any_stranded)
+        if cur.fetchone():
+            return True
         cur.execute("SELECT count(*) FROM buckets b LEFT JOIN ovens o ON o.id = b.oven_id AND o.state = 'alive'"
                     " WHERE o.id IS NULL")
         orphans = cur.fetchone()[0]
@@ -205,6 +208,12 @@ class Kitchen:
         rows = cur.fetchall()
         if rows:
             self._requeued(cur, now, None, [r[:3] for r in rows], report, "lease expired")
+        # On PostgreSQL a claim can commit after requeue_oven read its snapshot (or after a leave released
+        # orders) but before the oven's death or departure committed: sweep such orders now, not at lease end.
+        cur.execute(st.requeue_stranded, (limit, now, limit, REAPED_ERROR, limit, now))
+        rows = cur.fetchall()
+        if rows:
+            self._requeued(cur, now, None, rows, report, "its oven is gone")
         report.moved = self._rebalance(cur, now)
         return report
 

@@ -74,6 +74,17 @@ TEXT = {
         " error = CASE WHEN attempt >= ? THEN ? ELSE error END,"
         " finished_at = CASE WHEN attempt >= ? THEN ? ELSE NULL END"
         " WHERE state = 'cooking' AND lease_until < ? RETURNING id, state, bucket, oven_id"),
+    "requeue_stranded": (
+        "UPDATE orders SET state = CASE WHEN attempt >= ? THEN 'burnt' ELSE 'queued' END,"
+        " run_at = ?, lease_until = NULL, progress = 0,"
+        " error = CASE WHEN attempt >= ? THEN ? ELSE error END,"
+        " finished_at = CASE WHEN attempt >= ? THEN ? ELSE NULL END"
+        " WHERE state = 'cooking'"
+        " AND NOT EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.state = 'alive')"
+        " RETURNING id, state, bucket"),
+    "any_stranded": (
+        "SELECT 1 FROM orders WHERE state = 'cooking'"
+        " AND NOT EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.state = 'alive') LIMIT 1"),
     "ring_generation": "SELECT value FROM kitchen_meta WHERE key = 'ring_generation'{for_update}",
     "ring_cas": "UPDATE kitchen_meta SET value = ? WHERE key = 'ring_generation' AND value = ?",
     "alive_ovens": "SELECT id, name FROM ovens WHERE state = 'alive' ORDER BY id",

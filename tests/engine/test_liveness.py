@@ -190,3 +190,53 @@ def test_release_gives_one_order_back_without_an_attempt(kitchen: Kitchen) -> No
     assert oven.complete(first) is False
     assert oven.release() == 1 and kitchen.ticket(second.id)["state"] == "queued"
     assert rows(kitchen, "SELECT count(*) FROM events WHERE kind = 'released'") == [(2,)]
+
+
+def test_orders_stranded_on_a_gone_oven_are_requeued(kitchen: Kitchen, clock: FrozenClock) -> None:
+    """A claim that commits just after its oven was declared dead (or left) must not wait for its lease."""
+    gone = kitchen.join("gone")
+    survivor = kitchen.join("survivor")
+    kitchen.submit_many([{"recipe": "margherita", "customer": f"c{i}"} for i in range(20)])
+    stranded = gone.claim()
+    kitchen.backend.write(lambda cur: cur.execute(kitchen.backend.sql(
+        "UPDATE ovens SET state = 'dead', died_at = ? WHERE id = ?"), (clock(), gone.id)))  # its death won
+    report = kitchen.reap()
+    assert report.requeued == [stranded.id] and report.dead == []
+    info = kitchen.ticket(stranded.id)
+    assert info["state"] == "queued" and info["attempts"] == 1
+    assert gone.complete(stranded) is False
+    assert not kitchen.reap()
+    assert survivor.claim_many(100)
+
+
+def test_a_claim_racing_the_reaper_is_not_stranded(backend: str, kitchen: Kitchen, clock: FrozenClock) -> None:
+    """PostgreSQL lets a claim commit while the reaper's transaction (which already requeued) is still open."""
+    if backend == "sqlite":
+        pytest.skip("SQLite serialises writers: the claim cannot commit inside the reaper's transaction")
+    import threading
+
+    doomed = kitchen.join("doomed")
+    kitchen.submit("margherita")
+    clock.advance(6)
+    claimed, go = threading.Event(), threading.Event()
+    box: list = []
+
+    def reaper_until_the_claim_commits(cur, now, cutoff):
+        report = kitchen._reap(cur, now, cutoff)
+        go.set()
+        assert claimed.wait(10), "the claim never committed"
+        return report
+
+    def claimer() -> None:
+        assert go.wait(10)
+        box.append(doomed.claim())  # the oven still looks alive to this transaction
+        claimed.set()
+
+    thread = threading.Thread(target=claimer)
+    thread.start()
+    first = kitchen.backend.write(reaper_until_the_claim_commits, clock(), clock() - 5.0)
+    thread.join(10)
+    assert first.dead == ["doomed"] and box and box[0] is not None
+    second = kitchen.reap()
+    assert second.requeued == [box[0].id]
+    assert kitchen.ticket(box[0].id)["state"] == "queued"
