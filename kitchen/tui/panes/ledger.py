@@ -35,6 +35,14 @@ def ledger_view(status: dict[str, Any], ledger: list[dict[str, Any]], refusals: 
                       int(totals["refused_completions"]), tuple(rows))
 
 
+def short_reason(reason: str) -> str:
+    """'stale fence 1: order is being re-cooked under fence 2' -> 're-cooked under fence 2'."""
+    text = reason.split(": ", 1)[-1]
+    for prefix in ("order ", "is being ", "was "):
+        text = text.removeprefix(prefix)
+    return text
+
+
 class LedgerPane(Widget):
     """Totals on top, then the newest completions; refused ones stand out."""
 
@@ -65,14 +73,14 @@ class LedgerPane(Widget):
         for at, order, oven, fence, reason in v.rows[: max(0, self.content_region.height - head)]:
             t.append("\n")
             line = Text(no_wrap=True, overflow="ellipsis")
-            if wide:
+            if width >= 66:
                 line.append(f"{clock_time(at)} ", dim)
             line.append(f"#{order:<6}", num)
             line.append(f"{oven:<9} fence {fence:<3}" if wide else f"{oven:<8} f{fence:<3}", dim)
             if reason is None:
                 line.append("✓ accepted", st("ledger--ok"))
             else:
-                line.append(f"✗ refused: {reason.split(': ', 1)[-1]}", st("ledger--refused"))
+                line.append(f"✗ {short_reason(reason)}", st("ledger--refused"))
                 line.pad_right(max(0, width - line.cell_len))
                 line.stylize(st("ledger--refused"), 0)
             t.append_text(line)

@@ -79,14 +79,13 @@ class RecentOrders(Widget):
         for i, (number, recipe, customer, state, progress, attempt) in enumerate(v.recent):
             if i:
                 t.append("\n")
-            t.append(f"#{number:<5} ", num)
+            t.append(f"#{number:<5}", num)
             t.append(f"{recipe[:recipe_w - 1]:<{recipe_w}}")
             t.append(f"{(customer or '-')[:customer_w - 1]:<{customer_w}}", dim)
-            t.append(f"{STATE_MARK.get(state, '?')} {state}", st(f"queue--{state}"))
-            if state == "cooking":
-                t.append(f" {progress}%", dim)
+            mark = STATE_MARK.get(state, "?")
+            t.append(f"{mark} {progress}%" if state == "cooking" else f"{mark} {state}", st(f"queue--{state}"))
             if attempt > 1:
-                t.append(f" try {attempt}", dim)
+                t.append(f" ↻{attempt}", dim)
         return t
 
 
