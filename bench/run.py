@@ -29,6 +29,7 @@ class Bench:
         self.figures: dict[str, Figure] = {}
         self.started = time.monotonic()
         self.notes: list[str] = []
+        self.noisy = 0
 
     def log(self, msg: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f}s] {msg}", file=sys.stderr, flush=True)
@@ -43,8 +44,11 @@ class Bench:
     def repeat(self, figs: dict[str, Figure], times: int, once: Callable[[int], dict[str, Any]]) -> None:
         """Run ``once`` ``times`` times; it returns {figure key: value, "_extra": {...}} for several figures."""
         for i in range(times):
+            bg = self.background()
             out = once(i)
             extra = out.pop("_extra", {})
+            for key in out:
+                figs[key].extra.setdefault("background_cpu_pct", []).append(bg)
             for key, value in out.items():
                 f = figs[key]
                 f.runs.append(float(value))
@@ -52,6 +56,23 @@ class Bench:
                     f.extra.setdefault(k, []).append(v)
             shown = ", ".join(f"{k}={fmt(v, figs[k].unit)}" for k, v in out.items())
             self.log(f"  run {i + 1}/{times}: {shown}")
+
+    def background(self) -> float:
+        """CPU busy on the machine (all cores, %) while this harness is idle, just before a run.
+
+        Other work on the machine (a test suite, another benchmark) skews every figure; with --wait-quiet S
+        the harness waits up to S seconds for it to drop below --quiet-below, and records what it saw.
+        """
+        import psutil
+
+        deadline = time.monotonic() + self.args.wait_quiet
+        while True:
+            bg = psutil.cpu_percent(interval=0.3)
+            if bg < self.args.quiet_below or time.monotonic() >= deadline:
+                break
+        if bg >= self.args.quiet_below:
+            self.noisy += 1
+        return round(bg, 1)
 
     # -- workloads ------------------------------------------------------------------------------------------
 
@@ -293,12 +314,20 @@ class Bench:
             r = ratio(x, y)
             add(figure, f">= {want}x", r, None if r is None else r >= want, "-" if r is None else f"{r:.2f}x", basis)
 
-        for pf in sorted({1, P}, reverse=True):
-            ratio_target(f"drain, 1 oven, full, prefetch {pf} vs huey default (FULL)",
-                         f"drain.kitchen.full.p{pf}.o1", "drain.huey.default", 1.5, _basis(F, f"drain.kitchen.full.p{pf}.o1", "drain.huey.default"))
-        for pf in sorted({1, P}, reverse=True):
-            ratio_target(f"drain, 1 oven, normal, prefetch {pf} vs huey fsync=False (OFF)",
-                         f"drain.kitchen.normal.p{pf}.o1", "drain.huey.nofsync", 1.0, _basis(F, f"drain.kitchen.normal.p{pf}.o1", "drain.huey.nofsync"))
+        # The issue's hint for these two is prefetch: the target is judged at the larger prefetch; the default
+        # prefetch 1 (one pizza at a time, for the TUI) is shown beside it as information.
+        for dur, peer, want, label in (("full", "drain.huey.default", 1.5, "huey default (FULL)"),
+                                       ("normal", "drain.huey.nofsync", 1.0, "huey fsync=False (OFF)")):
+            for pf in sorted({1, P}, reverse=True):
+                k = f"drain.kitchen.{dur}.p{pf}.o1"
+                r = ratio(k, peer)
+                if pf == P and P != 1:
+                    ratio_target(f"drain, 1 oven, {dur}, prefetch {pf} vs {label}", k, peer, want, _basis(F, k, peer))
+                elif r is not None:
+                    T.append({"figure": f"drain, 1 oven, {dur}, prefetch {pf} (default) vs {label}",
+                              "target": f"(info; target {want}x is judged with prefetch)", "value": r,
+                              "shown": f"{r:.2f}x", "basis": _basis(F, k, peer),
+                              "result": "info: " + ("would pass" if r >= want else "below")})
         ratio_target("drain, 1 oven, normal, prefetch 1 vs raw per-order floor (NORMAL)",
                      "drain.kitchen.normal.p1.o1", "drain.floor.normal.t1", 0.5, _basis(F, "drain.kitchen.normal.p1.o1", "drain.floor.normal.t1"))
         ratio_target("submit one by one, normal vs raw floor INSERT (NORMAL)", "submit.kitchen.normal",
@@ -346,12 +375,14 @@ class Bench:
     # -- output ---------------------------------------------------------------------------------------------
 
     def tables(self, ratios, targets) -> str:
-        lines = ["| workload | system | durability | prefetch | ovens | median | min–max | unit |",
-                 "|---|---|---|---|---|---:|---:|---|"]
+        lines = ["| workload | system | durability | prefetch | ovens | median | min–max | unit | other load |",
+                 "|---|---|---|---|---|---:|---:|---|---:|"]
         for f in self.figures.values():
             rng = f"{fmt(f.lo, f.unit)}–{fmt(f.hi, f.unit)}"
+            bg = f.extra.get("background_cpu_pct") or [0.0]
             lines.append(f"| {f.workload} | {f.system} | {f.durability} | {f.prefetch} | {f.ovens} | "
-                         f"{fmt(f.median, f.unit)} | {rng} | {f.unit}{' (' + f.note + ')' if f.note else ''} |")
+                         f"{fmt(f.median, f.unit)} | {rng} | {f.unit}{' (' + f.note + ')' if f.note else ''} | "
+                         f"{max(bg):.0f}% |")
         out = "\n".join(lines)
         if ratios:
             out += "\n\nkitchen / peer (drain and submit medians; only where kitchen's durability >= the peer's):\n\n"
@@ -404,6 +435,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--heartbeat-interval", type=float, default=0.5)
     p.add_argument("--refreshes", type=int, default=50, help="TUI refresh cycles timed per run")
     p.add_argument("--app-seconds", type=float, default=3.0, help="seconds the headless TUI app runs")
+    p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                   help="before each run, wait up to this long for other load to drop below --quiet-below")
+    p.add_argument("--quiet-below", type=float, default=25.0, metavar="PCT",
+                   help="machine CPU %% (all cores) counted as quiet (default 25)")
     p.add_argument("--json", metavar="PATH", help="write every figure here (default bench/results/latest.json)")
     p.add_argument("--write-results", action="store_true", help="rewrite bench/RESULTS.md with this run")
     a = p.parse_args(argv)
@@ -435,6 +470,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if getattr(bench, "_big_dir", None) is not None:
             bench._big_dir.__exit__(None, None, None)
+    if bench.noisy:
+        bench.notes.append(f"{bench.noisy} run(s) started while other processes kept the machine over "
+                           f"{args.quiet_below:g}% busy (see background_cpu_pct per run in the JSON); treat "
+                           "their figures as noisy")
     ratios, targets = bench.ratios(), bench.targets()
     elapsed = time.monotonic() - bench.started
     text = bench.tables(ratios, targets)
