@@ -90,3 +90,35 @@ async def test_kill_a_real_oven_and_see_it_recovered(tmp_path):
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(p) for p in pids), "oven processes left behind"
+
+
+async def test_freeze_past_death_then_thaw_shows_the_refused_completion(tmp_path):
+    ini = tmp_path / "kitchen.ini"
+    ini.write_text(INI.replace("speed = 3", "speed = 2"))
+    settings = load_settings(config=str(ini), database=str(tmp_path / "kitchen.db"), env={})
+    with open_shop(settings, str(ini), ovens=2) as shop:
+        app = create_app(shop.kitchen, settings, launcher=shop.launcher, since=shop.since, refresh_every=0.2)
+
+        def card(name):
+            return next((c for c in app.cards if c.name == name), None)
+
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_until(pilot, lambda: sum(c.db_state == "alive" and c.ours for c in app.cards) == 2,
+                             timeout=30, what="two ovens")
+            for _ in range(5):
+                await pilot.press("r")
+                try:
+                    await wait_until(pilot, lambda: card("oven-2").state == "cooking", timeout=4,
+                                     what="oven-2 cooking")
+                    break
+                except AssertionError:
+                    continue
+            await pilot.press("2", "f")
+            await wait_until(pilot, lambda: card("oven-2").state == "frozen", timeout=2, what="oven-2 frozen")
+            await wait_until(pilot, lambda: card("oven-2").db_state == "dead", timeout=TIMEOUT + 1.0,
+                             what="frozen oven-2 declared dead")
+            assert card("oven-2").frozen
+            await pilot.press("f")  # thaw: the zombie finishes its stale claim, the fence refuses it
+            await wait_until(pilot, lambda: any(r["oven_name"] == "oven-2" for r in app.view.refusals),
+                             timeout=20, what="oven-2's late completion refused in the ledger")
+            assert app.view.status["ledger"]["refused_completions"] >= 1
