@@ -103,13 +103,13 @@ def drain(n: int, durability: str, prefetch: int, ovens: int, *, fixture: Path |
                 cmd = [PY, "-m", "bench.oven_child", "--db", str(db), "--durability", durability,
                        "--prefetch", str(prefetch), "--name", f"oven-{i + 1}"]
                 if profile_dir is not None:
-                    cmd += ["--profile", str(profile_dir / f"oven-{i + 1}.prof")]
+                    cmd += ["--profile", str((profile_dir / f"oven-{i + 1}.prof").resolve())]
                 if count_tx:
                     cmd.append("--count-tx")
                 for e in experiments:
                     cmd += ["--experiment", e]
                 if strace_out is not None:
-                    cmd = ["strace", "-f", "-c", "-o", f"{strace_out}.{i + 1}", "-e",
+                    cmd = ["strace", "-f", "-c", "-o", f"{Path(strace_out).resolve()}.{i + 1}", "-e",
                            "trace=fsync,fdatasync,pwrite64,pread64,fcntl,nanosleep,clock_nanosleep,futex", *cmd]
                 errs.append(d / f"oven-{i + 1}.err")
                 procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

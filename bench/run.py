@@ -510,7 +510,15 @@ def write_results_md(summary: dict[str, Any], text: str) -> None:
         f" (recovery: {cfg['recovery_trials']} kills); median and min–max",
         "",
     ]
-    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(head) + text + "\n")
+    path = ROOT / "bench" / "RESULTS.md"
+    kept = ""
+    if path.exists() and ANALYSIS_MARK in path.read_text():
+        kept = "\n" + ANALYSIS_MARK + path.read_text().split(ANALYSIS_MARK, 1)[1]
+    path.write_text("\n".join(head) + text + "\n" + kept)
+
+
+# Everything after this line in RESULTS.md is written by hand (profile findings) and kept by --write-results.
+ANALYSIS_MARK = "<!-- analysis: kept by --write-results -->"
 
 
 if __name__ == "__main__":
