@@ -203,7 +203,16 @@ def verify_drain(db: Path, n: int, extra_done: int = 0) -> dict[str, Any]:
     if missing:
         problems.append(f"{missing} done orders without a ledger row")
     if problems:
-        raise AssertionError(f"drain check failed on {db}: " + "; ".join(problems))
+        keep = RESULTS / f"failed-{time.strftime('%Y%m%d-%H%M%S')}-{db.parent.name}.db"
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            events = con.execute("SELECT kind, oven_name, detail FROM events WHERE kind NOT IN ('join', 'moved')"
+                                 " ORDER BY id LIMIT 10").fetchall()
+            con.execute("VACUUM INTO ?", (str(keep),))
+        finally:
+            con.close()
+        raise AssertionError(f"drain check failed on {db} (kept as {keep}): " + "; ".join(problems)
+                             + f"; events: {events}")
     return {"ledger_rows": ledger, "done": states.get("done", 0)}
 
 

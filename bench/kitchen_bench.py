@@ -154,6 +154,27 @@ def drain(n: int, durability: str, prefetch: int, ovens: int, *, fixture: Path |
         return n / (t_end - t_go), extra
 
 
+def drain_cli(n: int, durability: str, prefetch: int) -> tuple[float, dict[str, Any]]:
+    """The same drain through the real CLI, ``kitchen run --burst`` at its default log level (info: two lines
+    per order, to a file). Rate from the ledger: (N - 1) / (last completion - first completion)."""
+    with fresh_dir("drain-cli") as d:
+        db = d / "kitchen.db"
+        fill(db, n)
+        ini = write_ini(d, durability=durability, prefetch=prefetch)
+        cmd = [PY, "-m", "kitchen", "--config", str(ini), "--db", str(db), "run", "--burst", "--name", "oven-1"]
+        with (d / "oven.log").open("w") as log:
+            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env(), cwd=d,
+                               timeout=600)
+        if r.returncode != 0:
+            raise RuntimeError(f"kitchen run --burst exited {r.returncode}: {(d / 'oven.log').read_text()[-2000:]}")
+        check = verify_drain(db, n)
+        con = sqlite3.connect(str(db))
+        first, last = con.execute("SELECT min(at), max(at) FROM ledger").fetchone()
+        con.close()
+        lines = sum(1 for _ in (d / "oven.log").open())
+        return (n - 1) / (last - first), {"log_lines": lines, "ledger_rows": check["ledger_rows"]}
+
+
 # -- real `kitchen run` ovens: latency, idle CPU, recovery ----------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import select
 import sys
 import time
 
@@ -33,6 +34,11 @@ class GatedWorker(Worker):
         if not self._gated:
             self._gated = True
             print(json.dumps({"ready": oven.id}), flush=True)
+            # Keep heartbeating while the other ovens start (the scheduler starts after this returns): on a busy
+            # machine a slow sibling could otherwise outlast heartbeat_timeout, and the first reaper pass would
+            # rightly declare this oven dead and re-cook its orders (a refused completion, attempt 2).
+            while not select.select([sys.stdin], [], [], 0.25)[0]:
+                oven.heartbeat()
             sys.stdin.readline()
             self.t_go = time.monotonic()
             if self.profiler is not None:

@@ -114,6 +114,18 @@ class Bench:
 
                     self.repeat({key: f}, self.args.repeats, once)
 
+        for pf in self.prefetches:
+            key = f"drain.cli.normal.p{pf}"
+            f = self.fig(key, f"drain ({n:,})", "kitchen run --burst (CLI, log level info to a file)", "normal", pf,
+                         1, "orders/s", n, note="rate from ledger times")
+            self.log(f"drain, `kitchen run --burst`, prefetch {pf}")
+
+            def once_cli(i, pf=pf, key=key):
+                rate, extra = kb.drain_cli(n, "normal", pf)
+                return {key: rate, "_extra": {key: extra}}
+
+            self.repeat({key: f}, self.args.repeats, once_cli)
+
     def peers(self) -> None:
         from . import peers
 
@@ -279,7 +291,7 @@ class Bench:
         out = []
         F = self.figures
         kitchen_drains = [f for k, f in F.items() if k.startswith("drain.kitchen.") and f.ovens == "1"]
-        peer_drains = [f for k, f in F.items() if k.startswith("drain.") and not k.startswith("drain.kitchen.")]
+        peer_drains = [f for k, f in F.items() if k.startswith("drain.") and not k.startswith(("drain.kitchen.", "drain.cli."))]
         for kf in kitchen_drains:
             for pf in peer_drains:
                 if RANK.get(kf.durability, -1) < RANK.get(pf.durability, 9):
