@@ -93,8 +93,10 @@ def _classify(exc: BaseException) -> str:
         return "readonly"
     if "disk is full" in msg or "disk full" in msg or "no space" in msg:
         return "full"
-    if "not a database" in msg or "malformed" in msg or "disk i/o error" in msg:
+    if "not a database" in msg or "malformed" in msg:
         return "corrupt"
+    if "disk i/o error" in msg:
+        return "io"
     if "unable to open" in msg:
         return "open"
     if "fatal" in msg and ("does not exist" in msg or "authentication failed" in msg):
@@ -137,8 +139,7 @@ class Backend:
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             except OSError as exc:
                 raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
-        pragmas = {
-            "journal_mode": "wal",
+        pragmas = {  # journal_mode is set once, in connect(): only on a database that is ours
             "synchronous": 2 if durability == "full" else 1,
             "busy_timeout": int(self.busy_timeout * 1000),
             "temp_store": "memory",
@@ -164,6 +165,16 @@ class Backend:
         after the long reconnect window that protects established connections across a server restart.
         """
         self._retrying(lambda: self.db.connection(), unreachable_for=OPEN_RECONNECT)
+        if self.dialect == "sqlite":
+            self._retrying(self._use_wal)
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL (it stays WAL for every later connection), but only when it is empty or
+        already a kitchen: another program's database is refused by the schema check byte for byte unchanged."""
+        conn = self.db.connection()
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables or "kitchen_meta" in tables:
+            conn.execute("PRAGMA journal_mode = wal")
 
     def close(self) -> None:
         try:
@@ -253,11 +264,24 @@ class Backend:
             "readonly": f"database {where} is read-only; nothing was written",
             "full": f"disk full while writing {where}; the transaction was rolled back, nothing was written",
             "corrupt": f"{where} is not a kitchen database or is corrupt ({_first_line(exc)})",
+            "io": self._io_error(exc),
             "open": self._cannot_open(),
             "disconnected": f"cannot reach database {where}: {_first_line(exc)}",
             "refused": f"cannot open database {where}: {_first_line(exc)}",
         }
         return DatabaseError(messages.get(kind, f"database error on {where}: {_first_line(exc)}"))
+
+    def _io_error(self, exc: BaseException) -> str:
+        """SQLite reports a disk that is already full when it opens (no room for <db>-shm) as an I/O error."""
+        where = self.label
+        if self.dialect == "sqlite":
+            try:
+                fs = os.statvfs(Path(self.target.location).resolve().parent)
+                if fs.f_bavail * fs.f_frsize < 1 << 20:
+                    return f"disk full: no room beside {where} for its -wal and -shm files; nothing was written"
+            except OSError:
+                pass
+        return f"I/O error on database {where} ({_first_line(exc)}): check the disk and the file system"
 
     def _cannot_open(self) -> str:
         """SQLite in WAL mode must create <db>-wal and <db>-shm beside the file: say so when it cannot."""
