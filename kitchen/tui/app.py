@@ -83,7 +83,6 @@ class KitchenApp(App):
         Binding("f", "freeze", "Freeze", id="oven.freeze"),
         Binding("s", "stop", "Stop", id="oven.stop"),
         Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("escape", "leave_form", "Leave form", show=False, id="app.leave-form"),
     ]
 
     def __init__(self, kitchen: Kitchen, settings: Settings | None = None, *, live: bool = True,
@@ -175,13 +174,24 @@ class KitchenApp(App):
         finally:
             _close_thread_connection(self.kitchen)
 
+    def _showing(self) -> bool:
+        """Worker messages can land after quit, when the panes are gone: then there is nothing to update."""
+        try:
+            return self.is_running and bool(self.screen.query(OvenBoard))
+        except Exception:
+            return False
+
     def on_read_failed(self, message: ReadFailed) -> None:
         self._reading = False
+        if not self._showing():
+            return
         self.query_one(EventLog).add([(time.time(), "info", f"refresh failed: {message.error}")])
         self._follow_up()
 
     def on_shop_read(self, message: ShopRead) -> None:
         self._reading = False
+        if not self._showing():
+            return
         self.reads += 1
         self.apply(message.view, message.ours, message.exited)
         self._follow_up()
@@ -229,9 +239,6 @@ class KitchenApp(App):
 
     def action_focus_taker(self) -> None:
         self.query_one("#customer").focus()
-
-    def action_leave_form(self) -> None:
-        self.set_focus(None)
 
     def action_select(self, slot: int) -> None:
         if slot > len(self.cards):
@@ -325,6 +332,8 @@ class KitchenApp(App):
         self.request_read()
 
     def on_said(self, message: Said) -> None:
+        if not self._showing():
+            return
         self.query_one(EventLog).add(message.entries)
         if message.toast:
             self.notify(message.toast, severity=message.severity)
@@ -353,6 +362,8 @@ class KitchenApp(App):
             _close_thread_connection(self.kitchen)
 
     def on_answered(self, message: Answered) -> None:
+        if not self._showing():
+            return
         setattr(self.query_one(OrderTaker), message.field, message.answer)
         if message.field == "answer":
             self.request_read()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
@@ -19,6 +20,8 @@ from ..counter import Answer
 
 class OrderTaker(Vertical):
     """Recipe, customer, key, priority -> Take order; a ticket number -> where is my order."""
+
+    BINDINGS = [Binding("escape", "leave", "Back to the kitchen", id="order.leave")]
 
     class Submit(Message):
         def __init__(self, recipe: str, customer: str | None, key: str | None, priority: int) -> None:
@@ -74,6 +77,10 @@ class OrderTaker(Vertical):
 
     def watch_whereabouts(self, answer: Answer) -> None:
         self._show("#whereabouts", answer)
+
+    def action_leave(self) -> None:
+        """Escape: give the keys back to the kitchen (r, k, 1-9 ...)."""
+        self.screen.set_focus(None)
 
     def take(self) -> None:
         """Read the form and ask the app to take the order."""
