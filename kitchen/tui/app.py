@@ -24,7 +24,7 @@ from kitchen.engine import Kitchen
 from kitchen.errors import KitchenError
 
 from . import counter, present
-from .launcher import Launcher, refusal, signal_pid
+from .launcher import Launcher, NoLauncher, exit_text, refusal, signal_pid
 from .messages import Answered, ReadFailed, Said, ShopRead
 from .panes.events import EventLog
 from .panes.ledger import LedgerPane, ledger_view
@@ -45,25 +45,6 @@ COMMANDS = (  # (palette name, action, help)
     ("oven: stop", "stop", "SIGTERM the selected oven: it finishes its order, then leaves the ring"),
     ("app: quit", "quit", "Quit; the ovens this screen started are stopped"),
 )
-
-
-class NoLauncher:
-    """Stands in when no oven may be started or signalled (snapshot scenes)."""
-
-    def start(self, name: str) -> int:
-        raise KitchenError("this screen starts no ovens")
-
-    def owns(self, pid: int) -> bool:
-        return False
-
-    def signal(self, pid: int, sig: int) -> None:
-        raise ProcessLookupError(pid)
-
-    def reap(self) -> list[tuple[str, int, int]]:
-        return []
-
-    def stop_all(self) -> None:
-        pass
 
 
 class KitchenApp(App):
@@ -211,7 +192,7 @@ class KitchenApp(App):
                                       ours=ours, since=self.since)
         log = [(e["at"], e["kind"], e["detail"]) for e in view.events]
         log += self._transitions(cards, view.now)
-        log += [(view.now, "exit", _exit_text(name, pid, code)) for name, pid, code in exited]
+        log += [(view.now, "exit", exit_text(name, pid, code)) for name, pid, code in exited]
         self.cards = cards
         if self.selected > len(cards):
             self.selected = max(1, len(cards))
@@ -377,15 +358,6 @@ class KitchenApp(App):
             yield SystemCommand(f"oven: select {card.slot} {card.name}", f"Select {card.name} ({card.state})",
                                 lambda s=card.slot: self.action_select(s))
         yield from super().get_system_commands(screen)
-
-
-def _exit_text(name: str, pid: int, code: int) -> str:
-    if code < 0:
-        try:
-            return f"{name} (pid {pid}) ended by {signal.Signals(-code).name}"
-        except ValueError:
-            pass
-    return f"{name} (pid {pid}) exited with code {code}"
 
 
 def _close_thread_connection(k: Kitchen) -> None:

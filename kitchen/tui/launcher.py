@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from kitchen.errors import KitchenError
 from kitchen.procs import spawn_oven
 
 HOST = socket.gethostname()
@@ -136,3 +137,31 @@ def signal_pid(launcher: Launcher, pid: int, sig: int) -> None:
         launcher.signal(pid, sig)
     else:
         os.kill(pid, sig)
+
+
+class NoLauncher:
+    """Stands in when no oven may be started or signalled (snapshot scenes)."""
+
+    def start(self, name: str) -> int:
+        raise KitchenError("this screen starts no ovens")
+
+    def owns(self, pid: int) -> bool:
+        return False
+
+    def signal(self, pid: int, sig: int) -> None:
+        raise ProcessLookupError(pid)
+
+    def reap(self) -> list[tuple[str, int, int]]:
+        return []
+
+    def stop_all(self) -> None:
+        pass
+
+
+def exit_text(name: str, pid: int, code: int) -> str:
+    if code < 0:
+        try:
+            return f"{name} (pid {pid}) ended by {signal.Signals(-code).name}"
+        except ValueError:
+            pass
+    return f"{name} (pid {pid}) exited with code {code}"

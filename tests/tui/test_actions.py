@@ -190,8 +190,7 @@ async def test_q_quits(shop):
         await wait_until(pilot, lambda: not app.is_running, what="the app to exit")
 
 
-def test_every_binding_has_an_id_and_every_action_a_palette_command(shop):
-    app = make_app(shop)
+def test_every_binding_has_an_id_and_every_action_a_palette_command():
     assert all(b.id for b in KitchenApp.BINDINGS)
     shown = {b.action for b in KitchenApp.BINDINGS if b.show}
     from kitchen.tui.app import COMMANDS

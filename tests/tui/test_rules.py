@@ -56,9 +56,9 @@ def test_next_oven_name_and_bar():
 def test_ring_highlights_only_the_latest_recent_move(tmp_path):
     clock = FrozenClock(1000.0)
     with Kitchen.open(str(tmp_path / "k.db"), clock=clock, buckets=16, heartbeat_timeout=5.0) as k:
-        a, b = k.join("oven-1"), k.join("oven-2")
+        k.join("oven-1"), k.join("oven-2")
         clock.advance(1)
-        c = k.join("oven-3")
+        k.join("oven-3")
         status = k.status()
         view = ring_view(status, {"oven-1": 0, "oven-2": 1, "oven-3": 2}, {"detail": "x"})
         moved = [bucket for bucket, owner, just in view.buckets if just]
