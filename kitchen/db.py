@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
 
+from .gate import WriteGate
 from .errors import DatabaseBusy, DatabaseError, KitchenError
 
 T = TypeVar("T")
@@ -116,8 +117,10 @@ class Backend:
         self.dialect = self.target.dialect
         self.busy_timeout = busy_timeout
         self.retry_for = max(busy_timeout, 1.0)
+        self._gate: WriteGate | None = None
         if self.dialect == "sqlite":
             self.db = self._open_sqlite(durability)
+            self._gate = WriteGate(self.target.location)
             self._begin_write, self._begin_read = "BEGIN IMMEDIATE", "BEGIN"
         else:
             self.db = self._open_postgres()
@@ -144,6 +147,7 @@ class Backend:
             "busy_timeout": int(self.busy_timeout * 1000),
             "temp_store": "memory",
             "cache_size": -16000,
+            "mmap_size": 1 << 30,
         }
         return peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=self.busy_timeout)
 
@@ -183,8 +187,11 @@ class Backend:
             self.db.dispose()
 
     def after_fork(self) -> None:
-        """Forget connections inherited from a parent process; never reuse them in a child."""
+        """Forget connections (and the write gate's file) inherited from a parent; never reuse them in a child."""
         self.db.dispose()
+        if self._gate is not None:
+            self._gate.forget()
+            self._gate = WriteGate(self.target.location)
 
     def sql(self, text: str) -> str:
         """Compile a statement written for SQLite (``?``) into this dialect, once, at load time."""
@@ -195,7 +202,17 @@ class Backend:
 
     def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(cursor, *args)`` in one write transaction; retried whole on lock contention."""
-        return self._retrying(lambda: self._tx(self._begin_write, fn, args))
+        if self._gate is None:
+            return self._retrying(lambda: self._tx(self._begin_write, fn, args))
+        return self._retrying(lambda: self._gated(fn, args))
+
+    def _gated(self, fn: Callable[..., T], args: tuple) -> T:
+        if not self._gate.acquire(self.retry_for):
+            raise Conflict("another writer held the write gate too long")
+        try:
+            return self._tx(self._begin_write, fn, args)
+        finally:
+            self._gate.release()
 
     def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(cursor, *args)`` in one consistent read snapshot."""

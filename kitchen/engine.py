@@ -6,14 +6,13 @@ Producers, ovens, the CLI and the TUI all go through this one object; none of th
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .clock import Clock, system_clock
 from .config import Settings
-from .db import Backend
+from .db import Backend, Conflict
 from .errors import BadOrder, ConfigError
 from .hashing import bucket_for
 from .models import build_models
@@ -22,6 +21,7 @@ from .ringdb import rebalance_in
 from .schema import ensure_schema
 from .sql import Statements
 
+ORDER_FIELDS = frozenset({"recipe", "payload", "customer", "key", "priority", "delay"})
 REAPED_ERROR = "its oven died or its lease ran out on the last allowed attempt"
 
 
@@ -48,6 +48,7 @@ class Kitchen:
         self.models = build_models(backend.db)
         self.st = Statements(backend)
         backend.connect()
+        self._bulk = backend.dialect == "sqlite"
         self.buckets = ensure_schema(backend, self.models, settings.buckets, clock())
 
     @classmethod
@@ -81,11 +82,8 @@ class Kitchen:
     # -- the order taker ---------------------------------------------------------------------------
 
     def _prepare(self, recipe: Any, payload: Any, customer: Any, key: Any, priority: Any, delay: Any) -> NewOrder:
-        order = validate(recipe, payload, customer=customer, key=key, priority=priority, delay=delay,
-                         payload_limit=self.settings.payload_limit)
-        routing = order.customer or order.key or secrets.token_hex(8)
-        return NewOrder(order.recipe, order.payload_json, order.customer, order.key, order.priority,
-                        order.delay, routing)
+        return validate(recipe, payload, customer=customer, key=key, priority=priority, delay=delay,
+                        payload_limit=self.settings.payload_limit)
 
     def submit(self, recipe: str, payload: Mapping[str, Any] | None = None, *, customer: str | None = None,
                key: str | None = None, priority: int = 0, delay: float = 0.0) -> Ticket:
@@ -96,15 +94,17 @@ class Kitchen:
     def submit_many(self, orders: Iterable[Mapping[str, Any]]) -> list[Ticket]:
         """Persist many orders in one transaction: all are committed, or none (bad input writes nothing)."""
         prepared = []
+        limit = self.settings.payload_limit
         for i, spec in enumerate(orders):
             if not isinstance(spec, Mapping):
                 raise BadOrder(f"order {i}: expected a mapping with at least 'recipe'")
-            unknown = set(spec) - {"recipe", "payload", "customer", "key", "priority", "delay"}
-            if unknown:
+            if not spec.keys() <= ORDER_FIELDS:
+                unknown = set(spec) - ORDER_FIELDS
                 raise BadOrder(f"order {i}: unknown field {sorted(unknown)[0]!r}")
             try:
-                prepared.append(self._prepare(spec.get("recipe"), spec.get("payload"), spec.get("customer"),
-                                              spec.get("key"), spec.get("priority", 0), spec.get("delay", 0.0)))
+                prepared.append(validate(spec.get("recipe"), spec.get("payload"), customer=spec.get("customer"),
+                                         key=spec.get("key"), priority=spec.get("priority", 0),
+                                         delay=spec.get("delay", 0.0), payload_limit=limit))
             except BadOrder as exc:
                 raise BadOrder(f"order {i}: {exc}") from None
         if not prepared:
@@ -116,8 +116,16 @@ class Kitchen:
         tickets: list[Ticket] = []
         new_per_bucket: dict[int, int] = {}
         dup_per_bucket: dict[int, int] = {}
+        plain: list[tuple] = []
         for o in orders:
             bucket = bucket_for(o.routing, buckets)
+            if o.key is None and self._bulk:
+                plain.append((o.recipe, o.customer, o.payload_json, o.priority, bucket, now + o.delay, now))
+                new_per_bucket[bucket] = new_per_bucket.get(bucket, 0) + 1
+                continue
+            if plain:
+                tickets += self._insert_plain(cur, plain)
+                plain = []
             cur.execute(st.insert_order, (o.key, o.recipe, o.customer, o.payload_json, o.priority, bucket,
                                           now + o.delay, now))
             row = cur.fetchone()
@@ -129,9 +137,27 @@ class Kitchen:
                 number, first_bucket = cur.fetchone()
                 tickets.append(Ticket(int(number), int(first_bucket), True))
                 dup_per_bucket[first_bucket] = dup_per_bucket.get(first_bucket, 0) + 1
+        if plain:
+            tickets += self._insert_plain(cur, plain)
         for bucket in set(new_per_bucket) | set(dup_per_bucket):
             cur.execute(st.tally_submit, (new_per_bucket.get(bucket, 0), dup_per_bucket.get(bucket, 0), bucket))
         return tickets
+
+    def _insert_plain(self, cur, rows: list[tuple]) -> list[Ticket]:
+        """Keyless orders in one executemany (SQLite): under our write lock new rowids are max(id)+1, +2, ...
+
+        Checked, not assumed: if the id range is not exactly contiguous the transaction is retried.
+        """
+        if len(rows) == 1:
+            cur.execute(self.st.insert_plain_returning, rows[0])
+            return [Ticket(int(cur.fetchone()[0]), rows[0][4], False)]
+        cur.execute(self.st.max_order_id)
+        first = (cur.fetchone()[0] or 0) + 1
+        cur.executemany(self.st.insert_plain, rows)
+        cur.execute(self.st.max_order_id)
+        if cur.fetchone()[0] != first + len(rows) - 1:
+            raise Conflict("order ids were not contiguous")
+        return [Ticket(first + i, row[4], False) for i, row in enumerate(rows)]
 
     # -- ovens ---------------------------------------------------------------------------------------
 

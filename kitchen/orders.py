@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -14,6 +15,8 @@ RECIPE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_KEY = 200
 MAX_CUSTOMER = 200
 PRIORITY_RANGE = (-100, 100)
+_CONTROL = re.compile(r"[\x00-\x1f]")
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class NewOrder:
     key: str | None
     priority: int
     delay: float
-    routing: str = field(default="")
+    routing: str = field(default="")  # customer, else key, else a random token: what the bucket hashes
 
 
 def _text(name: str, value: Any, limit: int) -> str | None:
@@ -67,7 +70,7 @@ def _text(name: str, value: Any, limit: int) -> str | None:
         raise BadOrder(f"{name} must not be empty")
     if len(value) > limit:
         raise BadOrder(f"{name} is {len(value)} characters; the limit is {limit}")
-    if any(ord(c) < 32 for c in value):
+    if _CONTROL.search(value):
         raise BadOrder(f"{name} must not contain control characters")
     return value
 
@@ -79,30 +82,36 @@ def validate(recipe: Any, payload: Any = None, *, customer: Any = None, key: Any
         raise BadOrder("recipe must be a non-empty name")
     if not RECIPE_RE.fullmatch(recipe):
         raise BadOrder(f"recipe {recipe[:70]!r} is not a recipe name (lowercase letters, digits and _, up to 64)")
-    if payload is None:
-        payload = {}
-    if isinstance(payload, (str, bytes)):
-        raise BadOrder("payload must be a JSON object, not a string (decode it first)")
-    if not isinstance(payload, Mapping):
-        raise BadOrder(f"payload must be a JSON object, not {type(payload).__name__}")
-    try:
-        payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
-        raise BadOrder(f"payload is not plain JSON: {str(exc).splitlines()[0]}") from None
-    size = len(payload_json.encode("utf-8"))
-    if size > payload_limit:
-        raise BadOrder(f"payload is {size} bytes; the limit is {payload_limit}")
+    if not payload and (payload is None or type(payload) is dict):
+        payload_json = "{}"
+    else:
+        if isinstance(payload, (str, bytes)):
+            raise BadOrder("payload must be a JSON object, not a string (decode it first)")
+        if not isinstance(payload, dict) and not isinstance(payload, Mapping):
+            raise BadOrder(f"payload must be a JSON object, not {type(payload).__name__}")
+        try:
+            payload_json = _ENCODE(payload if isinstance(payload, dict) else dict(payload))
+        except (TypeError, ValueError) as exc:
+            raise BadOrder(f"payload is not plain JSON: {str(exc).splitlines()[0]}") from None
+        if len(payload_json) * 4 > payload_limit:
+            size = len(payload_json.encode("utf-8"))
+            if size > payload_limit:
+                raise BadOrder(f"payload is {size} bytes; the limit is {payload_limit}")
     customer = _text("customer", customer, MAX_CUSTOMER)
     key = _text("key", key, MAX_KEY)
-    if isinstance(priority, bool) or not isinstance(priority, int):
+    if type(priority) is not int:
         raise BadOrder(f"priority must be a whole number, not {priority!r}")
     if not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]:
         raise BadOrder(f"priority must be between {PRIORITY_RANGE[0]} and {PRIORITY_RANGE[1]}, not {priority}")
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not math.isfinite(delay):
+    if delay:
+        if type(delay) not in (int, float) or not math.isfinite(delay):
+            raise BadOrder(f"delay must be a number of seconds, not {delay!r}")
+        if delay < 0:
+            raise BadOrder(f"delay must not be negative, not {delay}")
+    elif type(delay) not in (int, float):
         raise BadOrder(f"delay must be a number of seconds, not {delay!r}")
-    if delay < 0:
-        raise BadOrder(f"delay must not be negative, not {delay}")
-    return NewOrder(recipe, payload_json, customer, key, priority, float(delay))
+    return NewOrder(recipe, payload_json, customer, key, priority, float(delay),
+                    customer or key or secrets.token_hex(8))
 
 
 def loads_payload(text: str | None) -> dict[str, Any]:
