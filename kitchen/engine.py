@@ -10,7 +10,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .clock import Clock, system_clock
+from .clock import Clock, ServerClock, system_clock
 from .config import Settings
 from .db import Backend, Conflict
 from .errors import BadOrder, ConfigError
@@ -22,6 +22,7 @@ from .schema import ensure_schema
 from .sql import Statements
 
 ORDER_FIELDS = frozenset({"recipe", "payload", "customer", "key", "priority", "delay"})
+NOTIFY = "SELECT pg_notify('kitchen_orders', '')"
 REAPED_ERROR = "its oven died or its lease ran out on the last allowed attempt"
 
 
@@ -36,6 +37,11 @@ class ReapReport:
 
     def __bool__(self) -> bool:
         return bool(self.dead or self.requeued or self.burnt or self.moved)
+
+
+def _server_now(cur) -> float:
+    cur.execute("SELECT extract(epoch FROM clock_timestamp())")
+    return float(cur.fetchone()[0])
 
 
 class Kitchen:
@@ -60,6 +66,8 @@ class Kitchen:
             overrides["database"] = url
         resolved = base.with_overrides(**overrides) if overrides else base.validated()
         backend = Backend(resolved.database, resolved.durability, resolved.busy_timeout)
+        if clock is None and backend.dialect == "postgresql":
+            clock = ServerClock(lambda: backend.read(_server_now))
         try:
             return cls(backend, resolved, clock or system_clock)
         except BaseException:
@@ -139,6 +147,8 @@ class Kitchen:
                 dup_per_bucket[first_bucket] = dup_per_bucket.get(first_bucket, 0) + 1
         if plain:
             tickets += self._insert_plain(cur, plain)
+        if new_per_bucket:
+            self.notify(cur)
         for bucket in set(new_per_bucket) | set(dup_per_bucket):
             cur.execute(st.tally_submit, (new_per_bucket.get(bucket, 0), dup_per_bucket.get(bucket, 0), bucket))
         return tickets
@@ -167,7 +177,7 @@ class Kitchen:
 
         if not isinstance(name, str) or not name.strip() or len(name) > 64:
             raise ConfigError("oven name must be 1 to 64 characters")
-        host = host or socket.gethostname()
+        host = host or os.environ.get("KITCHEN_HOST") or socket.gethostname()
         pid = os.getpid() if pid is None else pid
 
         def tx(cur):
@@ -184,7 +194,13 @@ class Kitchen:
         summary = rebalance_in(cur, self.st, self.buckets, now)
         if summary:
             self.event(cur, now, "moved", None, None, summary)
+            self.notify(cur)
         return summary
+
+    def notify(self, cur) -> None:
+        """Wake idle ovens (PostgreSQL LISTEN/NOTIFY, delivered at commit); SQLite ovens watch data_version."""
+        if self.backend.dialect == "postgresql":
+            cur.execute(NOTIFY)
 
     def event(self, cur, now: float, kind: str, oven: str | None, order_id: int | None, detail: str) -> None:
         cur.execute(self.st.event, (now, kind, oven, order_id, detail))
@@ -241,6 +257,8 @@ class Kitchen:
         if rows:
             self._requeued(cur, now, None, rows, report, "its oven is gone")
         report.moved = self._rebalance(cur, now)
+        if report.requeued:
+            self.notify(cur)
         return report
 
     def _requeued(self, cur, now: float, oven: str | None, rows: list, report: ReapReport,
@@ -274,6 +292,8 @@ class Kitchen:
                     moved.append(order_id)
                     cur.execute(self.st.tally_burnt, (-1, row[0]))
                     self.event(cur, now, "requeue", None, order_id, f"burnt order {order_id} requeued by hand")
+            if moved:
+                self.notify(cur)
             return moved
 
         return self.backend.write(tx)

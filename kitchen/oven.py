@@ -174,6 +174,8 @@ class Oven:
             for order_id, _bucket in rows:
                 self.kitchen.event(cur, now, "released", self.name, order_id,
                                    f"order {order_id} handed back to the queue by {self.name}")
+            if rows:
+                self.kitchen.notify(cur)
             return len(rows)
 
         return self.kitchen.backend.write(tx)

@@ -8,7 +8,8 @@ from procshop import Shop
 
 
 @pytest.fixture
-def shop(tmp_path: Path):
-    s = Shop(tmp_path)
+def shop(tmp_path: Path, backend_url: str):
+    """A shop on each backend: a SQLite file, or a fresh PostgreSQL schema (see tests/conftest.py)."""
+    s = Shop(tmp_path, backend_url)
     yield s
     s.close()

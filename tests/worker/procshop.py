@@ -34,9 +34,9 @@ def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str =
 class Shop:
     """A kitchen on disk plus the oven processes a test starts; everything is killed at teardown."""
 
-    def __init__(self, tmp: Path, **settings: object) -> None:
+    def __init__(self, tmp: Path, database: str | None = None, **settings: object) -> None:
         self.tmp = tmp
-        self.db = str(tmp / "kitchen.db")
+        self.db = database or str(tmp / "kitchen.db")
         self.ini = tmp / "kitchen.ini"
         lines = [f"{k} = {v}" for k, v in {**FAST, **settings}.items()]
         self.ini.write_text("[kitchen]\n" + "\n".join(lines) + "\n")
@@ -51,10 +51,11 @@ class Shop:
 
         return load_settings(config=str(self.ini), database=self.db, env={})
 
-    def oven(self, name: str, *extra: str) -> subprocess.Popen:
+    def oven(self, name: str, *extra: str, host: str | None = None) -> subprocess.Popen:
+        env = {**self.env, "KITCHEN_HOST": host} if host else self.env
         proc = spawn_oven(name, database=self.db, config=str(self.ini),
                           extra=["--recipes", "kitchen_test_recipes", "--log-level", "debug", *extra],
-                          log_path=str(self.tmp / f"{name}.log"), env=self.env)
+                          log_path=str(self.tmp / f"{name}.log"), env=env)
         self.procs.append(proc)
         return proc
 
