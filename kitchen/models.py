@@ -140,4 +140,6 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS orders_burnt ON orders (id) WHERE state = 'burnt'",
     "CREATE INDEX IF NOT EXISTS ovens_alive ON ovens (heartbeat_at) WHERE state = 'alive'",
     "CREATE INDEX IF NOT EXISTS ovens_name ON ovens (name, id)",
+    # The TUI's "latest ring move" and event filters: newest event of a kind without scanning the log.
+    "CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id)",
 )
