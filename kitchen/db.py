@@ -119,8 +119,7 @@ class Backend:
         self.retry_for = max(busy_timeout, 1.0)
         self._gate: WriteGate | None = None
         if self.dialect == "sqlite":
-            self.db = self._open_sqlite(durability)
-            self._gate = WriteGate(self.target.location)
+            self.db = self._open_sqlite(durability)  # the write gate comes in connect(), once the file is ours
             self._begin_write, self._begin_read = "BEGIN IMMEDIATE", "BEGIN"
         else:
             self.db = self._open_postgres()
@@ -173,12 +172,15 @@ class Backend:
             self._retrying(self._use_wal)
 
     def _use_wal(self) -> None:
-        """Switch the file to WAL (it stays WAL for every later connection), but only when it is empty or
-        already a kitchen: another program's database is refused by the schema check byte for byte unchanged."""
+        """Switch the file to WAL (it stays WAL for every later connection) and open the write gate, but only
+        when it is empty or already a kitchen: another program's database (or a file that is none) is refused
+        by the schema check unchanged, with no <db>-lock left beside it."""
         conn = self.db.connection()
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables or "kitchen_meta" in tables:
             conn.execute("PRAGMA journal_mode = wal")
+            if self._gate is None:
+                self._gate = WriteGate(self.target.location)
 
     def close(self) -> None:
         try:

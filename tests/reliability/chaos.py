@@ -26,6 +26,8 @@ from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 
+# max_attempts 8: an order that must not burn would need its oven killed or frozen on 8 claims in a row (about
+# 1e-7 even for the slowest orders); flaky orders need at most 4 attempts, doomed ones burn after 8 failures.
 SETTINGS = {"heartbeat_interval": 0.2, "heartbeat_timeout": 1.0, "reap_interval": 0.2, "lease": 30,
             "max_attempts": 8, "backoff_base": 0.05, "backoff_max": 0.2, "poll_interval": 0.2, "grace": 5,
             "busy_timeout": 5}
@@ -102,19 +104,26 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-def holds_write_lock(pid: int, shm: Path) -> bool:
-    """Whether ``pid`` holds the WAL writer/checkpoint/recovery lock (a stopped holder blocks every writer)."""
+def holds_write_lock(pid: int, db: Path) -> bool:
+    """Whether ``pid`` holds a writer's lock: kitchen's write gate (a flock on <db>-lock) or SQLite's WAL
+    writer/checkpoint/recovery lock on <db>-shm. A stopped holder blocks every writer, the reaper included."""
+    inodes = {}
+    for suffix, kind in (("-shm", "POSIX"), ("-lock", "FLOCK")):
+        try:
+            inodes[kind] = Path(f"{db}{suffix}").stat().st_ino
+        except OSError:
+            pass
     try:
-        inode = shm.stat().st_ino
         lines = Path("/proc/locks").read_text().splitlines()
     except OSError:
         return False
     for line in lines:
         parts = line.split()
-        if len(parts) < 8 or parts[1] != "POSIX" or parts[4] != str(pid):
+        if len(parts) < 8 or parts[4] != str(pid) or parts[3] != "WRITE" or parts[1] not in inodes:
             continue
-        if parts[3] == "WRITE" and int(parts[5].split(":")[2]) == inode and parts[6].isdigit() \
-                and int(parts[6]) in SHM_EXCLUSIVE_BYTES:
+        if int(parts[5].split(":")[2]) != inodes[parts[1]]:
+            continue
+        if parts[1] == "FLOCK" or (parts[6].isdigit() and int(parts[6]) in SHM_EXCLUSIVE_BYTES):
             return True
     return False
 
@@ -211,7 +220,7 @@ class Chaos:
         os.kill(pid, signal.SIGSTOP)
         held = self.con.execute("SELECT id, fence FROM orders WHERE state = 'cooking' AND oven_id = ?",
                                 (oven_id,)).fetchall()
-        if not held or holds_write_lock(pid, Path(f"{self.db}-shm")):
+        if not held or holds_write_lock(pid, self.db):
             os.kill(pid, signal.SIGCONT)  # it finished its order meanwhile, or would block every writer
             self.out.freeze_retries += 1
             return False
