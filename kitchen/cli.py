@@ -14,7 +14,7 @@ import sys
 import warnings
 from typing import Any, Sequence
 
-from .errors import KitchenError
+from .errors import BadOrder, KitchenError
 from .orders import PRIORITY_RANGE
 
 PROG = "kitchen"
@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("requeue", help="put burnt (dead-lettered) orders back in the queue")
     q.add_argument("--burnt", action="store_true", help="every burnt order")
     q.add_argument("tickets", nargs="*", type=_positive_int, metavar="TICKET")
+    for command in sub.choices.values():
+        command.set_defaults(usage_of=command)
     return p
 
 
@@ -131,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _dispatch(parser, args)
+    except BadOrder as exc:  # an argument the order checks refused (recipe name, key, payload size): usage, 2
+        getattr(args, "usage_of", parser).error(str(exc))
     except KitchenError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -158,6 +162,6 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if command == "run":
         return commands.run(args, _settings(args))
     if command == "requeue" and not (args.burnt or args.tickets):
-        parser.error("requeue needs --burnt or at least one TICKET")
+        args.usage_of.error("requeue needs --burnt or at least one TICKET")
     with _open(args) as kitchen:
         return getattr(commands, command)(args, kitchen)
