@@ -18,7 +18,7 @@ from .engine import Kitchen
 from .errors import KitchenError, OvenLost
 from .jobs import add_reaper, make_scheduler
 from .orders import Order
-from .oven import Oven
+from .oven import Oven, _result_json as result_json
 from .recipes import Cooking, Interrupted, Menu
 from .waiting import Waiter
 
@@ -123,7 +123,11 @@ class Worker:
             return "failed", None
         self.cooking = Cooking(order, speed=self.kitchen.settings.speed, stop=self.stop)
         try:
-            return "done", fn(self.cooking)
+            value = fn(self.cooking)
+            # a result that is not plain JSON fails this order now; found later, at the group commit, it
+            # would crash the oven, hand the order back uncounted, and crash every oven after it in a loop
+            result_json(value)
+            return "done", value
         except Interrupted:
             return "interrupted", None
         except Exception as exc:
