@@ -52,35 +52,6 @@ class GatedWorker(Worker):
         return state
 
 
-def flock_writes(kitchen: Kitchen, lock_path: str) -> None:
-    """Prototype (not kitchen's code): queue writers on flock() before BEGIN IMMEDIATE.
-
-    SQLite's busy handler sleeps 1, 2, 5, 10... ms when BEGIN IMMEDIATE finds the write lock taken, although
-    the holder needs well under 0.1 ms; a blocking flock() wakes the next writer as soon as the lock is
-    released. One descriptor per thread, so the heartbeat thread queues behind the loop too.
-    """
-    import fcntl
-    import os
-    import threading
-
-    backend = kitchen.backend
-    tx, local = backend._tx, threading.local()
-
-    def locked_tx(begin, fn, args):
-        if begin != backend._begin_write:
-            return tx(begin, fn, args)
-        fd = getattr(local, "fd", None)
-        if fd is None:
-            fd = local.fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            return tx(begin, fn, args)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-    backend._tx = locked_tx
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--db", required=True)
@@ -89,13 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default="oven-1")
     p.add_argument("--profile", help="write cProfile stats of the timed loop here")
     p.add_argument("--count-tx", action="store_true", help="count write/read transactions")
-    p.add_argument("--experiment", action="append", default=[], choices=["flock"],
-                   help="prototype an engine change in this process only (see bench/README.md)")
     args = p.parse_args(argv)
 
     kitchen = Kitchen.open(args.db, durability=args.durability, prefetch=args.prefetch)
-    if "flock" in args.experiment:
-        flock_writes(kitchen, args.db + ".writelock")
     counts = {"write": 0, "read": 0}
     if args.count_tx:
         backend = kitchen.backend

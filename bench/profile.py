@@ -97,31 +97,13 @@ def submit_case(n: int, durability: str, batch: int | None, out: Path, limit: in
     return f"== {name}: {rate:,.0f} orders/s under cProfile\n" + top([path], limit)
 
 
-def whatif_flock(n: int, prefetch: int, repeats: int) -> str:
-    """The real oven loop with and without the flock() writer queue prototype (bench/oven_child.py)."""
-    import statistics
-
-    from . import kitchen_bench as kb
-
-    lines = [f"== what-if: flock() writer queue in front of BEGIN IMMEDIATE (drain {n:,}, normal, median of {repeats})",
-             "| prefetch | ovens | kitchen as is | with flock queue |", "|---|---|---:|---:|"]
-    for pf in sorted({1, prefetch}):
-        for ovens in (1, 2):
-            base = statistics.median(kb.drain(n, "normal", pf, ovens)[0] for _ in range(repeats))
-            fl = statistics.median(kb.drain(n, "normal", pf, ovens, experiments=("flock",))[0] for _ in range(repeats))
-            lines.append(f"| {pf} | {ovens} | {base:,.0f} | {fl:,.0f} |")
-            print(lines[-1], flush=True)
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.profile")
     p.add_argument("-n", type=int, default=10_000)
     p.add_argument("--prefetch", type=int, default=32)
     p.add_argument("--limit", type=int, default=22, help="rows per pstats listing")
     p.add_argument("--out", default=str(RESULTS / "profile"))
-    p.add_argument("--only", default="drain,submit,whatif")
-    p.add_argument("--repeats", type=int, default=3, help="runs per what-if figure")
+    p.add_argument("--only", default="drain,submit")
     a = p.parse_args(argv)
     out = Path(a.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -137,9 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         for dur, batch, n in (("normal", None, a.n), ("normal", 1000, 10 * a.n)):
             reports.append(submit_case(n, dur, batch, out, a.limit))
             print(reports[-1], "\n", flush=True)
-    if "whatif" in only:
-        reports.append(whatif_flock(a.n, a.prefetch, a.repeats))
-        print(reports[-1], "\n", flush=True)
     (out / "report.txt").write_text("\n\n".join(reports) + "\n")
     print(f"wrote {out}/report.txt and .prof files")
     return 0
