@@ -26,8 +26,11 @@ class Waiter:
         self._listener: Any = None
 
     def _version(self) -> int:
-        cur = self.kitchen.backend.db.connection().execute("PRAGMA data_version")
-        return cur.fetchone()[0]
+        """The connection's data_version; -1 if it cannot be read (then the caller just looks again)."""
+        try:
+            return self.kitchen.backend.db.connection().execute("PRAGMA data_version").fetchone()[0]
+        except Exception:
+            return -1
 
     def wait(self, timeout: float, interrupted: Callable[[], bool]) -> None:
         """Return when the database changed, ``timeout`` passed, or ``interrupted()`` became true."""
@@ -36,6 +39,9 @@ class Waiter:
             self._listen_until(deadline, interrupted)
             return
         start = self._version()
+        if start == -1:
+            time.sleep(STEP)
+            return
         while not interrupted() and time.monotonic() < deadline:
             time.sleep(STEP)
             if self._version() != start:
@@ -69,6 +75,7 @@ class Waiter:
         return self._listener
 
     def close(self) -> None:
+        """Drop the LISTEN connection (PostgreSQL); a no-op for SQLite."""
         if self._listener is not None:
             try:
                 self._listener.close()

@@ -38,6 +38,7 @@ class Worker:
         self.parent_pid = parent_pid
         self.oven: Oven | None = None
         self.in_hand: list[Order] = []
+        self.pending: list[tuple[Order, Any]] = []
         self.cooking: Cooking | None = None
         self.stop = threading.Event()
         self.signals = 0
@@ -67,6 +68,8 @@ class Worker:
         if self.oven is None:
             return
         try:
+            if self.pending:
+                self._commit(0)
             released = self.oven.release() if self.in_hand else 0
             self.oven.leave()
             log.info("%s left the kitchen%s", self.name, f" ({released} order(s) handed back)" if released else "")
@@ -82,36 +85,40 @@ class Worker:
             self.start()
         if self.lost:
             self._rejoin()
+        if self.pending:
+            self._commit(0)
         if self.stop.is_set() or (self.draining and not self.in_hand):
             return "exit"
         if not self.in_hand:
             self.in_hand = self.oven.claim_many(self.prefetch)
             if not self.in_hand:
                 return "idle"
-        done: list[tuple[Order, Any]] = []
-        batch, self.in_hand = self.in_hand, []
-        for i, order in enumerate(batch):
-            if self.stop.is_set():
-                self.in_hand = batch[i:]
-                break
+        while self.in_hand and not self.stop.is_set():
+            order = self.in_hand[0]
             outcome, value = self._cook(order)
-            if outcome == "done":
-                done.append((order, value))
-            elif outcome == "interrupted":
-                self.in_hand = batch[i:]
+            if outcome == "interrupted":
                 break
+            self.in_hand.pop(0)
+            if outcome == "done":
+                self.pending.append((order, value))
         claim = 0 if (self.draining or self.stop.is_set() or self.in_hand) else self.prefetch
-        if done or claim:
-            accepted, claimed = self.oven.complete_many(done, claim=claim)
-            self.in_hand += claimed
-            for (order, _), ok in zip(done, accepted):
-                if ok:
-                    self.cooked += 1
-                    log.info("%s done: order %d (%s)", self.name, order.id, order.recipe)
-                else:
-                    log.warning("%s: completion of order %d refused (stale fence %d: it was taken back)",
-                                self.name, order.id, order.fence)
+        if self.pending or claim:
+            self._commit(claim)
         return "cooked"
+
+    def _commit(self, claim: int) -> None:
+        """Group commit of finished orders (+ the next claim). On a database error they stay pending and the
+        next tick commits them again: finished work is never silently dropped."""
+        accepted, claimed = self.oven.complete_many(self.pending, claim=claim)
+        finished, self.pending = self.pending, []
+        self.in_hand += claimed
+        for (order, _), ok in zip(finished, accepted):
+            if ok:
+                self.cooked += 1
+                log.info("%s done: order %d (%s)", self.name, order.id, order.recipe)
+            else:
+                log.warning("%s: completion of order %d refused (stale fence %d: it was taken back)",
+                            self.name, order.id, order.fence)
 
     def _cook(self, order: Order) -> tuple[str, Any]:
         fn = self.menu.get(order.recipe)
@@ -201,8 +208,20 @@ class Worker:
         watchdog = threading.Thread(target=self._watch_loop, name="watchdog", daemon=True)
         watchdog.start()
         try:
+            failing = 0.0
             while True:
-                state = self.tick()
+                try:
+                    state = self.tick()
+                    failing = 0.0
+                except OvenLost:
+                    self.lost = True
+                    continue
+                except KitchenError as exc:
+                    failing = min(max(failing * 2, 0.1), 2.0)
+                    log.warning("%s: %s; trying again in %.1fs", self.name, exc, failing)
+                    if self.stop.wait(failing):
+                        break
+                    continue
                 if state == "exit":
                     break
                 if state == "idle":
@@ -215,6 +234,7 @@ class Worker:
             self.stop.set()
             scheduler.shutdown(wait=False)
             self.shutdown()
+            self._waiter.close()
         return 0
 
     def _watch_loop(self) -> None:

@@ -111,3 +111,28 @@ def test_kitchen_run_never_imports_textual(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_a_failed_group_commit_keeps_finished_orders_and_commits_them_next_tick(kitchen, monkeypatch):
+    from kitchen.errors import DatabaseBusy
+
+    t = kitchen.submit("margherita", customer="ada")
+    w = Worker(kitchen, "oven-1", menu_with())
+    w.start()
+    real = w.oven.complete_many
+    calls = []
+
+    def flaky(finished, claim=0):
+        calls.append(len(finished))
+        if len(calls) == 1:
+            raise DatabaseBusy("database stayed locked")
+        return real(finished, claim=claim)
+
+    monkeypatch.setattr(w.oven, "complete_many", flaky)
+    with pytest.raises(DatabaseBusy):
+        w.tick()
+    assert [o.id for o, _ in w.pending] == [t.number], "the finished order is still held"
+    assert kitchen.ticket(t.number)["state"] == "cooking"
+    w.tick()
+    assert kitchen.ticket(t.number)["state"] == "done" and not w.pending
+    assert calls == [1, 1], "committed on the next tick, not cooked again"
