@@ -116,9 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace, **overrides: Any):
-    from .config import load_settings
+    from .config import DEFAULT_DATABASE, load_settings
 
-    return load_settings(config=args.config, database=args.db, **overrides)
+    settings = load_settings(config=args.config, database=args.db, **overrides)
+    if settings.database == DEFAULT_DATABASE:
+        _private_dir(os.path.dirname(DEFAULT_DATABASE))
+    return settings
+
+
+def _private_dir(path: str) -> None:
+    """The embedded default's folder (data/) is made, or kept, owner-only: 0700 (its files are 0600)."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
 
 
 def _open(args: argparse.Namespace):

@@ -34,7 +34,7 @@ class Order:
 
     id: int
     recipe: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None  # None: the stored payload is not JSON; the oven burns the order
     attempt: int
     fence: int
     bucket: int
@@ -114,9 +114,16 @@ def validate(recipe: Any, payload: Any = None, *, customer: Any = None, key: Any
                     customer or key or secrets.token_hex(8))
 
 
-def loads_payload(text: str | None) -> dict[str, Any]:
-    """Payloads are JSON and only JSON: nothing stored can make an oven run code."""
+def loads_payload(text: str | bytes | None) -> dict[str, Any] | None:
+    """Payloads are JSON and only JSON: nothing stored can make an oven run code.
+
+    Returns None for a stored payload that is not JSON (written by something other than kitchen): the
+    oven burns that order instead of crashing on it.
+    """
     if not text:
         return {}
-    value = json.loads(text)
+    try:
+        value = json.loads(text)
+    except (ValueError, TypeError):
+        return None
     return value if isinstance(value, dict) else {"value": value}

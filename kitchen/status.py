@@ -84,19 +84,30 @@ def _snapshot(cur, k: "Kitchen", now: float) -> dict[str, Any]:
     }
 
 
+def _json(text: str | bytes | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except (ValueError, TypeError):
+        return None
+
+
 def ticket(k: "Kitchen", number: int) -> dict[str, Any]:
     def tx(cur):
         M = k.models
-        row = M.Order.select().where(M.Order.id == number).dicts().first()
+        fields = [f for f in M.Order._meta.sorted_fields if f.name not in ("payload", "result")]
+        row = M.Order.select(*fields).where(M.Order.id == number).dicts().first()
         if row is None:
             raise UnknownTicket(f"no order with ticket {number}")
+        # Raw values: a payload some other program stored as bytes must not break a lookup.
+        cur.execute(k.backend.sql("SELECT payload, result FROM orders WHERE id = ?"), (number,))
+        row["payload"], row["result"] = cur.fetchone()
         oven = M.Oven.get_or_none(M.Oven.id == row["oven_id"]) if row["oven_id"] is not None else None
         return {
             "ticket": row["id"], "state": row["state"], "recipe": row["recipe"], "customer": row["customer"],
             "key": row["dedup_key"], "priority": row["priority"], "bucket": row["bucket"],
             "attempts": row["attempt"], "fence": row["fence"], "oven": oven.name if oven else None,
             "progress": row["progress"], "payload": loads_payload(row["payload"]),
-            "result": json.loads(row["result"]) if row["result"] else None, "error": row["error"],
+            "result": _json(row["result"]), "error": row["error"],
             "created_at": row["created_at"], "run_at": row["run_at"], "finished_at": row["finished_at"],
         }
 

@@ -188,10 +188,6 @@ def test_recipe_returning_non_json_fails_its_order_not_the_oven(tmp_path: Path) 
         assert k.ticket(good.number)["state"] == "done", "the same oven went on cooking"
 
 
-@pytest.mark.xfail(strict=True, reason="kitchen/orders.py loads_payload (called from Oven._claim in oven.py) "
-                   "raises (JSONDecodeError, UnicodeDecodeError) on a stored payload that is not JSON; the claim "
-                   "rolls back, the oven exits with an internal error, and the order stays queued for the "
-                   "next oven: a crash loop")
 def test_payload_that_is_not_json_in_the_database_is_burnt_not_a_crash(tmp_path: Path) -> None:
     db = tmp_path / "k.db"
     with Kitchen.open(str(db)) as k:
@@ -205,3 +201,16 @@ def test_payload_that_is_not_json_in_the_database_is_burnt_not_a_crash(tmp_path:
     assert out.returncode == 0 and "error" not in out.stderr, out.stderr[-500:]
     with Kitchen.open(str(db)) as k:
         assert k.ticket(t.number)["state"] == "burnt"
+
+
+def test_the_default_data_folder_is_owner_only(tmp_path: Path) -> None:
+    import stat
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("KITCHEN_DB", "KITCHEN_CONFIG")}
+    out = subprocess.run([sys.executable, "-m", "kitchen", "order", "margherita"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "data" / "kitchen.db").stat().st_mode) == 0o600
