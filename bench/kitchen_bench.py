@@ -84,7 +84,7 @@ def _read_json_line(proc: subprocess.Popen, err: Path, what: str) -> dict[str, A
 
 def drain(n: int, durability: str, prefetch: int, ovens: int, *, fixture: Path | None = None,
           pre_done: int = 0, profile_dir: Path | None = None, count_tx: bool = False,
-          strace_out: Path | None = None) -> tuple[float, dict[str, Any]]:
+          strace_out: Path | None = None, experiments: tuple[str, ...] = ()) -> tuple[float, dict[str, Any]]:
     """Drain n queued noop orders with ``ovens`` real oven processes (kitchen's Worker loop).
 
     Timed from the go signal (all ovens joined) to the last completion; then every order is checked done
@@ -106,9 +106,11 @@ def drain(n: int, durability: str, prefetch: int, ovens: int, *, fixture: Path |
                     cmd += ["--profile", str((profile_dir / f"oven-{i + 1}.prof").resolve())]
                 if count_tx:
                     cmd.append("--count-tx")
+                for e in experiments:
+                    cmd += ["--experiment", e]
                 if strace_out is not None:
                     cmd = ["strace", "-f", "-c", "-o", f"{Path(strace_out).resolve()}.{i + 1}", "-e",
-                           "trace=fsync,fdatasync,pwrite64,pread64,fcntl,nanosleep,clock_nanosleep,futex", *cmd]
+                           "trace=fsync,fdatasync,pwrite64,pread64,fcntl,flock,nanosleep,clock_nanosleep,futex", *cmd]
                 errs.append(d / f"oven-{i + 1}.err")
                 procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                               stderr=errs[-1].open("w"), env=child_env(), cwd=d))

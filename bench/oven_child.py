@@ -52,6 +52,28 @@ class GatedWorker(Worker):
         return state
 
 
+def blocking_gate() -> None:
+    """Prototype, not kitchen's code: kitchen.gate.WriteGate waiting in a blocking flock() (the kernel wakes the
+    next writer the moment the holder unlocks) instead of polling with sleeps that grow to 2 ms.
+    Drops the gate's deadline (a SIGSTOPped holder would block writers until it is continued or killed)."""
+    import fcntl
+
+    from kitchen import gate
+
+    def acquire(self, timeout: float) -> bool:
+        if not self._lock.acquire(timeout=max(timeout, 0.0)):
+            return False
+        if self._fd is None:
+            return True
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return True
+
+    gate.WriteGate.acquire = acquire
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--db", required=True)
@@ -60,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default="oven-1")
     p.add_argument("--profile", help="write cProfile stats of the timed loop here")
     p.add_argument("--count-tx", action="store_true", help="count write/read transactions")
+    p.add_argument("--experiment", action="append", default=[], choices=["gate-block"],
+                   help="prototype an engine change in this process only (bench/README.md, Profiling)")
     args = p.parse_args(argv)
+    if "gate-block" in args.experiment:
+        blocking_gate()
 
     kitchen = Kitchen.open(args.db, durability=args.durability, prefetch=args.prefetch)
     counts = {"write": 0, "read": 0}
