@@ -15,6 +15,13 @@ from .db import Backend
 
 ORDER_COLUMNS = "id, recipe, customer, payload, priority, bucket, attempt, fence, dedup_key"
 
+# Taking an order back (its oven died, left, or its lease ran out): queued again, or burnt on its last attempt.
+REQUEUE_SET = (
+    "UPDATE orders SET state = CASE WHEN attempt >= ? THEN 'burnt' ELSE 'queued' END,"
+    " run_at = ?, lease_until = NULL, progress = 0,"
+    " error = CASE WHEN attempt >= ? THEN ? ELSE error END,"
+    " finished_at = CASE WHEN attempt >= ? THEN ? ELSE NULL END")
+
 TEXT = {
     "insert_order": (
         "INSERT INTO orders (dedup_key, recipe, customer, payload, priority, bucket, state, run_at, created_at,"
@@ -76,22 +83,13 @@ TEXT = {
         "UPDATE ovens SET state = 'dead', died_at = ? WHERE state = 'alive' AND heartbeat_at < ?"
         " RETURNING id, name"),
     "requeue_oven": (
-        "UPDATE orders SET state = CASE WHEN attempt >= ? THEN 'burnt' ELSE 'queued' END,"
-        " run_at = ?, lease_until = NULL, progress = 0,"
-        " error = CASE WHEN attempt >= ? THEN ? ELSE error END,"
-        " finished_at = CASE WHEN attempt >= ? THEN ? ELSE NULL END"
+        REQUEUE_SET +
         " WHERE oven_id = ? AND state = 'cooking' RETURNING id, state, bucket"),
     "expire_leases": (
-        "UPDATE orders SET state = CASE WHEN attempt >= ? THEN 'burnt' ELSE 'queued' END,"
-        " run_at = ?, lease_until = NULL, progress = 0,"
-        " error = CASE WHEN attempt >= ? THEN ? ELSE error END,"
-        " finished_at = CASE WHEN attempt >= ? THEN ? ELSE NULL END"
+        REQUEUE_SET +
         " WHERE state = 'cooking' AND lease_until < ? RETURNING id, state, bucket, oven_id"),
     "requeue_stranded": (
-        "UPDATE orders SET state = CASE WHEN attempt >= ? THEN 'burnt' ELSE 'queued' END,"
-        " run_at = ?, lease_until = NULL, progress = 0,"
-        " error = CASE WHEN attempt >= ? THEN ? ELSE error END,"
-        " finished_at = CASE WHEN attempt >= ? THEN ? ELSE NULL END"
+        REQUEUE_SET +
         " WHERE state = 'cooking'"
         " AND NOT EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.state = 'alive')"
         " RETURNING id, state, bucket"),
