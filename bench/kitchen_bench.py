@@ -96,6 +96,9 @@ def drain(n: int, durability: str, prefetch: int, ovens: int, *, fixture: Path |
             copy_db(fixture, db)
         else:
             fill(db, n)
+        # Settle the disk before timing: the copy (and the previous run's deleted files) must not be written back
+        # during the drain, where the oven's WAL checkpoints would wait for it behind the same journal.
+        os.sync()
         procs: list[subprocess.Popen] = []
         errs: list[Path] = []
         try:

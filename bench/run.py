@@ -563,7 +563,7 @@ def write_results_md(summary: dict[str, Any], text: str) -> None:
     kept = ""
     if path.exists() and ANALYSIS_MARK in path.read_text():
         kept = "\n" + ANALYSIS_MARK + path.read_text().split(ANALYSIS_MARK, 1)[1]
-    path.write_text("\n".join(head) + text + "\n" + kept)
+    path.write_text("\n".join(head) + "\n" + text + "\n" + kept)
 
 
 # Everything after this line in RESULTS.md is written by hand (profile findings) and kept by --write-results.
