@@ -19,15 +19,17 @@ from .common import PY, checkpoint, child_env, copy_db, fresh_dir, percentile, v
 FILL_BATCH = 10_000
 
 
-def noop_orders(start: int, stop: int) -> list[dict[str, Any]]:
+def noop_orders(start: int, stop: int, work_ms: float = 0.0) -> list[dict[str, Any]]:
+    if work_ms:
+        return [{"recipe": "bench_work", "payload": {"i": i, "ms": work_ms}} for i in range(start, stop)]
     return [{"recipe": "noop", "payload": {"i": i}} for i in range(start, stop)]
 
 
-def fill(db: Path, n: int, batch: int = FILL_BATCH) -> None:
+def fill(db: Path, n: int, batch: int = FILL_BATCH, work_ms: float = 0.0) -> None:
     """A queue of ``n`` noop orders (random routing: spread over every bucket), WAL checkpointed."""
     with Kitchen.open(str(db), durability="normal") as k:
         for start in range(0, n, batch):
-            k.submit_many(noop_orders(start, min(n, start + batch)))
+            k.submit_many(noop_orders(start, min(n, start + batch), work_ms))
     checkpoint(db)
 
 
@@ -84,7 +86,8 @@ def _read_json_line(proc: subprocess.Popen, err: Path, what: str) -> dict[str, A
 
 def drain(n: int, durability: str, prefetch: int, ovens: int, *, fixture: Path | None = None,
           pre_done: int = 0, profile_dir: Path | None = None, count_tx: bool = False,
-          strace_out: Path | None = None, experiments: tuple[str, ...] = ()) -> tuple[float, dict[str, Any]]:
+          strace_out: Path | None = None, experiments: tuple[str, ...] = (),
+          work_ms: float = 0.0) -> tuple[float, dict[str, Any]]:
     """Drain n queued noop orders with ``ovens`` real oven processes (kitchen's Worker loop).
 
     Timed from the go signal (all ovens joined) to the last completion; then every order is checked done
@@ -95,7 +98,7 @@ def drain(n: int, durability: str, prefetch: int, ovens: int, *, fixture: Path |
         if fixture is not None:
             copy_db(fixture, db)
         else:
-            fill(db, n)
+            fill(db, n, work_ms=work_ms)
         # Settle the disk before timing: the copy (and the previous run's deleted files) must not be written back
         # during the drain, where the oven's WAL checkpoints would wait for it behind the same journal.
         os.sync()

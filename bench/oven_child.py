@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             return read(fn, *a)
 
         backend.write, backend.read = counted_write, counted_read
-    menu = build_menu(kitchen.settings.menu, 0.0)
+    menu = build_menu(kitchen.settings.menu, 0.0, ["bench.recipes_bench"])
     worker = GatedWorker(kitchen, args.name, menu, burst=True, prefetch=args.prefetch)
     if args.profile:
         import cProfile

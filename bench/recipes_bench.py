@@ -4,6 +4,7 @@
 - ``bench_latency``: returns when it started (wall clock) and how long after the producer's submit call began
   (``payload["t"]``); the parent reads the results back from the orders table.
 - ``bench_hold``: holds the oven (cooperative wait) so a SIGKILL lands mid-order.
+- ``bench_work``: a recipe that takes ``payload["ms"]`` milliseconds (sleeping, like I/O), for oven scaling.
 """
 
 from __future__ import annotations
@@ -23,3 +24,8 @@ def bench_latency(ctx):
 def bench_hold(ctx):
     ctx.wait(float(ctx.payload.get("seconds", 60)))
     return {"held": True}
+
+
+@recipe("bench_work")
+def bench_work(ctx):
+    time.sleep(float(ctx.payload.get("ms", 1)) / 1000)

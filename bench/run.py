@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .common import RANK, RESULTS, ROOT, Figure, fmt, machine
 
-WORKLOADS = ("submit", "batch", "drain", "peers", "floor", "latency", "recovery", "bigtable", "tui")
+WORKLOADS = ("submit", "batch", "drain", "scaling", "peers", "floor", "latency", "recovery", "bigtable", "tui")
 
 
 class Bench:
@@ -139,6 +139,25 @@ class Bench:
                 return {key: rate, "_extra": {key: extra}}
 
             self.repeat({key: f}, self.args.repeats, once_cli)
+
+    def scaling(self) -> None:
+        """Ovens exist to run recipes in parallel: the same drain with a recipe that takes 1 ms (sleeping)."""
+        from . import kitchen_bench as kb
+
+        n, ms = self.args.scaling_n, 1.0
+        for ovens in (1, 2):
+            for pf in self.prefetches:
+                key = f"scaling.p{pf}.o{ovens}"
+                f = self.fig(key, f"drain ({n:,}), recipe takes {ms:g} ms",
+                             f"kitchen, {ovens} oven process{'es' if ovens > 1 else ''}", "normal", pf, ovens,
+                             "orders/s", n)
+                self.log(f"drain with a {ms:g} ms recipe, {ovens} oven(s), prefetch {pf}")
+
+                def once(i, pf=pf, ovens=ovens, key=key):
+                    rate, extra = kb.drain(n, "normal", pf, ovens, work_ms=ms)
+                    return {key: rate, "_extra": {key: extra}}
+
+                self.repeat({key: f}, self.args.repeats, once)
 
     def peers(self) -> None:
         from . import peers
@@ -378,6 +397,12 @@ class Bench:
                     f"{r:.2f}x; per-oven split " + " ".join("/".join(str(x) for x in c) for c in cooked),
                     _basis(F, two, one))
         for pf in self.prefetches:
+            r = ratio(f"scaling.p{pf}.o2", f"scaling.p{pf}.o1")
+            if r is not None:
+                T.append({"figure": f"2 ovens vs 1 with a 1 ms recipe, normal, prefetch {pf}",
+                          "target": "(info: what ovens are for)", "value": r, "shown": f"{r:.2f}x",
+                          "basis": _basis(F, f"scaling.p{pf}.o2", f"scaling.p{pf}.o1"), "result": "info"})
+        for pf in self.prefetches:
             r = ratio(f"bigtable.big.p{pf}", f"bigtable.10k.p{pf}")
             if r is not None:
                 add(f"drain with {a.big:,} vs {a.n:,} orders in the table, normal, prefetch {pf}", ">= 0.8x", r,
@@ -471,6 +496,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("-n", type=int, help="orders per submit/drain run (default 10000; quick 3000)")
     p.add_argument("--repeats", type=int, default=3, help="runs per figure (median, min-max; default 3)")
     p.add_argument("--prefetch", type=int, default=32, help="the larger prefetch measured besides 1 (default 32)")
+    p.add_argument("--scaling-n", type=int, help="orders for the 1 ms-recipe drain (default 2000; quick 600)")
     p.add_argument("--batch-n", type=int, help="orders for batch submit (default 100000; quick 20000)")
     p.add_argument("--batch-size", type=int, default=1000, help="orders per submit_many call (default 1000)")
     p.add_argument("--big", type=int, help="finished orders already in the table (default 1000000; quick 100000)")
@@ -494,6 +520,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     q = a.quick
     a.n = a.n or (3000 if q else 10_000)
     a.batch_n = a.batch_n or (20_000 if q else 100_000)
+    a.scaling_n = a.scaling_n or (600 if q else 2000)
     a.big = a.big if a.big is not None else (100_000 if q else 1_000_000)
     a.latency_samples = a.latency_samples or (60 if q else 200)
     a.idle_seconds = a.idle_seconds or (2.0 if q else 5.0)
