@@ -28,7 +28,7 @@ def build_models(db: pw.Database) -> SimpleNamespace:
 
     class Order(Base):
         id = pw.BigAutoField()
-        dedup_key = pw.TextField(null=True, unique=True)
+        dedup_key = pw.TextField(null=True)  # unique where set: see orders_dedup in INDEXES
         recipe = pw.TextField()
         customer = pw.TextField(null=True)
         payload = pw.TextField()
@@ -133,6 +133,8 @@ def build_models(db: pw.Database) -> SimpleNamespace:
 
 
 INDEXES = (
+    # Submission dedup: unique only where a key is given, so keyless orders (most) pay for no index entry.
+    "CREATE UNIQUE INDEX IF NOT EXISTS orders_dedup ON orders (dedup_key) WHERE dedup_key IS NOT NULL",
     # Claim: walk ready orders by priority then age; bucket and run_at are read from the index itself.
     "CREATE INDEX IF NOT EXISTS orders_ready ON orders (priority DESC, id, bucket, run_at) WHERE state = 'queued'",
     # Heartbeat lease renewal, reaper requeue by oven, lease expiry: only cooking orders are indexed.

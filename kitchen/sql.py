@@ -26,7 +26,7 @@ TEXT = {
     "insert_order": (
         "INSERT INTO orders (dedup_key, recipe, customer, payload, priority, bucket, state, run_at, created_at,"
         " attempt, fence, progress) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, 0, 0, 0)"
-        " ON CONFLICT (dedup_key) DO NOTHING RETURNING id"),
+        " ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING RETURNING id"),
     "insert_plain": (
         "INSERT INTO orders (recipe, customer, payload, priority, bucket, state, run_at, created_at, attempt, fence,"
         " progress) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, 0, 0, 0)"),
@@ -34,7 +34,7 @@ TEXT = {
         "INSERT INTO orders (recipe, customer, payload, priority, bucket, state, run_at, created_at, attempt, fence,"
         " progress) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, 0, 0, 0) RETURNING id"),
     "max_order_id": "SELECT max(id) FROM orders",
-    "find_key": "SELECT id, bucket FROM orders WHERE dedup_key = ?",
+    "find_key": "SELECT id, bucket FROM orders WHERE dedup_key = ? AND dedup_key IS NOT NULL",
     "tally_submit": "UPDATE tally SET submitted = submitted + ?, duplicates = duplicates + ? WHERE bucket = ?",
     "tally_done": "UPDATE tally SET done = done + ? WHERE bucket = ?",
     "tally_burnt": "UPDATE tally SET burnt = burnt + ? WHERE bucket = ?",

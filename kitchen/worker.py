@@ -122,7 +122,7 @@ class Worker:
 
     def _cook(self, order: Order) -> tuple[str, Any]:
         fn = self.menu.get(order.recipe)
-        log.info("%s cooking order %d (%s, attempt %d)", self.name, order.id, order.recipe, order.attempt)
+        log.debug("%s cooking order %d (%s, attempt %d)", self.name, order.id, order.recipe, order.attempt)
         if order.payload is None:
             state = self.oven.fail(order, "payload is not JSON: refused without cooking", retry=False)
             log.warning("%s: order %d has a payload that is not JSON -> %s", self.name, order.id, state)
