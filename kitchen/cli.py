@@ -20,21 +20,22 @@ from .orders import PRIORITY_RANGE
 PROG = "kitchen"
 
 
-def _positive_int(text: str) -> int:
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
 def _priority(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    value = _whole(text)
     lo, hi = PRIORITY_RANGE
     if not lo <= value <= hi:
         raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, not {value}")
