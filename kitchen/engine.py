@@ -220,20 +220,14 @@ class Kitchen:
         return self.backend.write(self._reap, now, cutoff)
 
     def _needs_reaping(self, cur, now: float, cutoff: float) -> bool:
-        q = self.backend.sql
-        cur.execute(q("SELECT 1 FROM ovens WHERE state = 'alive' AND heartbeat_at < ? LIMIT 1"), (cutoff,))
-        if cur.fetchone():
-            return True
-        cur.execute(q("SELECT 1 FROM orders WHERE state = 'cooking' AND lease_until < ? LIMIT 1"), (now,))
-        if cur.fetchone():
-            return True
-        cur.execute(self.st.any_stranded)
-        if cur.fetchone():
-            return True
-        cur.execute("SELECT count(*) FROM buckets b LEFT JOIN ovens o ON o.id = b.oven_id AND o.state = 'alive'"
-                    " WHERE o.id IS NULL")
+        st = self.st
+        for statement, params in ((st.any_silent, (cutoff,)), (st.any_expired, (now,)), (st.any_stranded, ())):
+            cur.execute(statement, params)
+            if cur.fetchone():
+                return True
+        cur.execute(st.orphan_buckets)
         orphans = cur.fetchone()[0]
-        cur.execute("SELECT count(*) FROM ovens WHERE state = 'alive'")
+        cur.execute(st.alive_count)
         return bool(orphans and cur.fetchone()[0])
 
     def _reap(self, cur, now: float, cutoff: float) -> ReapReport:

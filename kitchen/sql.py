@@ -93,6 +93,12 @@ TEXT = {
         " WHERE state = 'cooking'"
         " AND NOT EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.state = 'alive')"
         " RETURNING id, state, bucket"),
+    "any_silent": "SELECT 1 FROM ovens WHERE state = 'alive' AND heartbeat_at < ? LIMIT 1",
+    "any_expired": "SELECT 1 FROM orders WHERE state = 'cooking' AND lease_until < ? LIMIT 1",
+    "orphan_buckets": (
+        "SELECT count(*) FROM buckets b LEFT JOIN ovens o ON o.id = b.oven_id AND o.state = 'alive'"
+        " WHERE o.id IS NULL"),
+    "alive_count": "SELECT count(*) FROM ovens WHERE state = 'alive'",
     "any_stranded": (
         "SELECT 1 FROM orders WHERE state = 'cooking'"
         " AND NOT EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.state = 'alive') LIMIT 1"),
