@@ -30,3 +30,16 @@ async def settled(pilot) -> None:
     app = pilot.app
     await wait_until(pilot, lambda: app.reads >= 1 and not app._reading and not app._again, what="a refresh")
     await pilot.pause()
+
+
+def alive(pid: int) -> bool:
+    """Whether an oven process still runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by its parent) counts as gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -14,7 +14,7 @@ from kitchen.tui import create_app
 from kitchen.tui.panes.events import EventLog
 from kitchen.tui.runner import open_shop
 
-from .conftest import wait_until
+from .conftest import alive, wait_until
 
 TIMEOUT = 1.5
 INI = f"""
@@ -27,14 +27,6 @@ speed = 3
 grace = 1.0
 ovens = 3
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def test_kill_a_real_oven_and_see_it_recovered(tmp_path):

@@ -17,6 +17,8 @@ from kitchen.config import Settings
 from kitchen.errors import DatabaseError
 from kitchen.tui import run
 
+from .conftest import alive
+
 INI = """
 [kitchen]
 heartbeat_interval = 0.25
@@ -25,18 +27,6 @@ reap_interval = 0.25
 grace = 0.5
 ovens = 2
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (exited, not yet reaped by its parent) counts as gone
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
