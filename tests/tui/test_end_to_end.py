@@ -6,7 +6,6 @@ Deadlines, not sleeps: every wait is for a condition on screen, bounded by what 
 
 from __future__ import annotations
 
-import os
 import time
 
 from kitchen.config import load_settings
