@@ -4,18 +4,21 @@
     k = Kitchen.open("data/kitchen.db")
     ticket = k.submit("margherita", {"size": "L"}, customer="ada", key="ada-1")
 
-This package and everything it imports at the top level is headless: no Textual.
+Layers, each importing only those below it: faces (``kitchen.cli``, ``kitchen.tui``) -> ``kitchen.ovens``
+-> ``kitchen.protocol`` -> ``kitchen.store`` -> ``kitchen.core``. This package and everything it imports
+at the top level is headless: no Textual.
 """
 
-from .clock import FrozenClock
-from .config import Settings, load_settings
-from .engine import Kitchen, ReapReport
-from .errors import (BadOrder, ConfigError, DatabaseBusy, DatabaseError, KitchenError, OvenLost, SchemaError,
-                     UnknownTicket)
-from .orders import Order, Ticket
-from .oven import Oven
+from .core.clock import FrozenClock
+from .core.config import Settings, load_settings
+from .core.errors import (BadOrder, ConfigError, DatabaseBusy, DatabaseError, KitchenError, OvenLost, SchemaError,
+                          UnknownTicket)
+from .core.events import EventKind, ReapReport, RefusalCode, RingMove
+from .core.orders import Order, Ticket
+from .ovens.recipes import Cooking, recipe
+from .protocol import Kitchen, Oven
 
-__all__ = ["Kitchen", "Oven", "Order", "Ticket", "ReapReport", "Settings", "load_settings", "FrozenClock",
-           "KitchenError", "ConfigError", "BadOrder", "DatabaseError", "DatabaseBusy", "SchemaError", "OvenLost",
-           "UnknownTicket"]
+__all__ = ["Kitchen", "Oven", "Order", "Ticket", "ReapReport", "RingMove", "EventKind", "RefusalCode", "Settings",
+           "load_settings", "FrozenClock", "KitchenError", "ConfigError", "BadOrder", "DatabaseError", "DatabaseBusy",
+           "SchemaError", "OvenLost", "UnknownTicket", "Cooking", "recipe"]
 __version__ = "0.1.0"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kitchen.config import Settings
-    from kitchen.engine import Kitchen
+    from kitchen.core.config import Settings
+    from kitchen.protocol import Kitchen
 
     from .app import KitchenApp
 

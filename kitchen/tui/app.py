@@ -19,9 +19,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from kitchen.config import Settings
-from kitchen.engine import Kitchen
-from kitchen.errors import KitchenError
+from kitchen.core.config import Settings
+from kitchen.protocol import Kitchen
+from kitchen.core.errors import KitchenError
 
 from . import counter, present
 from .launcher import Launcher, NoLauncher, exit_text, refusal, signal_pid
@@ -78,7 +78,7 @@ class KitchenApp(App):
         self.refresh_every = refresh_every
         self.rng = random.Random(seed)
         self.handle_signals = handle_signals
-        self.sub_title = f"{label or kitchen.backend.label} · {kitchen.buckets} buckets"
+        self.sub_title = f"{label or kitchen.label} · {kitchen.buckets} buckets"
         self.view: ShopView | None = None
         self.cards: list[present.OvenCard] = []
         self.selected = 1
@@ -362,10 +362,7 @@ class KitchenApp(App):
 
 def _close_thread_connection(k: Kitchen) -> None:
     """Worker threads are short-lived: close their connection instead of leaving it to the GC."""
-    try:
-        k.backend.db.close()
-    except Exception:
-        pass
+    k.release_thread()
 
 
 def create_app(kitchen: Kitchen, settings: Settings | None = None, **options) -> KitchenApp:

@@ -9,10 +9,10 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kitchen.errors import KitchenError
+from kitchen.core.errors import KitchenError
 
 if TYPE_CHECKING:
-    from kitchen.engine import Kitchen
+    from kitchen.protocol import Kitchen
 
 CUSTOMERS = ("ada", "grace", "linus", "guido", "barbara", "ken", "dennis", "margaret", "alan", "edsger",
              "radia", "frances", "donald", "hedy", "john", "katherine")

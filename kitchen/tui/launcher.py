@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from kitchen.errors import KitchenError
-from kitchen.procs import spawn_oven
+from kitchen.core.errors import KitchenError
+from kitchen.ovens.procs import spawn_oven
 
 HOST = socket.gethostname()
 

@@ -11,10 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kitchen import status as shop
 
 if TYPE_CHECKING:
-    from kitchen.engine import Kitchen
+    from kitchen.protocol import Kitchen
 
 THROUGHPUT_WINDOW = 60  # seconds shown by the sparkline, one bar per second
 THROUGHPUT_CAP = 5000  # newest ledger rows looked at; beyond ~80 orders/s the oldest bars undercount
@@ -51,10 +50,10 @@ def read_shop(k: "Kitchen", after_event: int = 0) -> ShopView:
     view = ShopView(
         now=now,
         status=status,
-        ledger=shop.ledger(k, LEDGER_ROWS),
-        refusals=shop.refusals(k, LEDGER_ROWS),
-        events=shop.events(k, after=after_event, limit=EVENT_BATCH),
-        recent=shop.recent_orders(k, RECENT_ORDERS),
+        ledger=k.ledger(LEDGER_ROWS),
+        refusals=k.refusals(LEDGER_ROWS),
+        events=k.events(after=after_event, limit=EVENT_BATCH),
+        recent=k.recent_orders(RECENT_ORDERS),
         throughput=throughput(k, now),
         last_move=last_move(k),
     )
@@ -65,25 +64,13 @@ def read_shop(k: "Kitchen", after_event: int = 0) -> ShopView:
 def throughput(k: "Kitchen", now: float, window: int = THROUGHPUT_WINDOW) -> list[float]:
     """Completions per second over the last ``window`` seconds, oldest first (from the ledger's times)."""
     since = now - window
-    sql = k.backend.sql("SELECT at FROM ledger ORDER BY id DESC LIMIT ?")
-
-    def tx(cur) -> list[float]:
-        bars = [0.0] * window
-        cur.execute(sql, (THROUGHPUT_CAP,))
-        for (at,) in cur.fetchall():
-            if since <= at:
-                bars[min(window - 1, int(at - since))] += 1
-        return bars
-
-    return k.backend.read(tx)
+    bars = [0.0] * window
+    for at in k.completion_times(THROUGHPUT_CAP):
+        if since <= at:
+            bars[min(window - 1, int(at - since))] += 1
+    return bars
 
 
 def last_move(k: "Kitchen") -> dict[str, Any] | None:
     """The newest 'moved' event (the ring's latest change, summarised by the engine), or None."""
-    M = k.models
-
-    def tx(cur) -> dict[str, Any] | None:
-        return (M.Event.select().where(M.Event.kind == "moved").order_by(M.Event.id.desc()).limit(1)
-                .dicts().first())
-
-    return k.backend.read(tx)
+    return k.last_event("moved")

@@ -13,10 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from apscheduler.schedulers.background import BackgroundScheduler
-
-from kitchen.config import Settings
-from kitchen.engine import Kitchen
+from kitchen.core.config import Settings
+from kitchen.ovens.jobs import add_reaper, make_scheduler
+from kitchen.protocol import Kitchen
 
 from .launcher import ProcessLauncher
 from .present import next_oven_name
@@ -40,9 +39,10 @@ def open_shop(settings: Settings, config_path: str | None = None, ovens: int | N
     on exit stop them all."""
     kitchen = Kitchen.open(settings=settings)
     launcher = ProcessLauncher(settings.database, config_path, tempfile.mkdtemp(prefix="kitchen-ovens-"))
-    scheduler = BackgroundScheduler(daemon=True)
-    scheduler.add_job(_reap, "interval", args=[kitchen], seconds=settings.reap_interval, id="reaper",
-                      max_instances=1, coalesce=True)
+    if not logging.getLogger().handlers:  # the reaper's warnings must never print over the screen
+        logging.getLogger("kitchen").addHandler(logging.NullHandler())
+    scheduler = make_scheduler()
+    add_reaper(scheduler, kitchen)
     shop = Shop(kitchen, launcher, kitchen.clock())
     try:
         taken = {o["name"] for o in kitchen.status()["ovens"] if o["state"] == "alive"}
@@ -71,11 +71,3 @@ def run(settings: Settings, config_path: str | None = None) -> int:
             if any(shop.launcher.owns(pid) for pid in shop.launcher.pids()):
                 print("stopping the ovens this kitchen started ...", file=sys.stderr)
         return app.return_code or 0
-
-
-def _reap(kitchen: Kitchen) -> None:
-    """The TUI's own reaper pass: recovery works even when only the TUI and its ovens run."""
-    try:
-        kitchen.reap()
-    except Exception as exc:  # never let a reaper error print over the screen; the next pass retries
-        log.debug("reap failed: %s", exc)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kitchen.clock import FrozenClock
-from kitchen.engine import Kitchen
-from kitchen.orders import Order
-from kitchen.oven import Oven
+from kitchen.core.clock import FrozenClock
+from kitchen.protocol import Kitchen
+from kitchen.core.orders import Order
+from kitchen.protocol import Oven
 
 from . import counter
 

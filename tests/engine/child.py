@@ -17,7 +17,7 @@ def main() -> None:
     kitchen = Kitchen.open(args["url"], clock=FrozenClock(args["now"]), heartbeat_timeout=5.0)
     try:
         if mode == "drain":
-            oven = Oven(kitchen, args["oven_id"], args["oven_name"], "test", 0)
+            oven = kitchen.attach(args["oven_id"], args["oven_name"], host="test")
         print("ready", flush=True)
         if sys.stdin.readline().strip() != "go":
             raise SystemExit("no go")
@@ -29,7 +29,7 @@ def main() -> None:
             out = {"claimed": claimed, "accepted": accepted}
         elif mode == "reap":
             report = kitchen.reap()
-            out = {"dead": report.dead, "requeued": report.requeued, "burnt": report.burnt, "moved": report.moved}
+            out = {"dead": report.dead, "requeued": report.requeued, "burnt": report.burnt, "moved": report.moved.to_data() if report.moved else None}
         else:
             raise SystemExit(f"unknown mode {mode}")
         print(json.dumps(out), flush=True)

@@ -20,10 +20,15 @@ DEADLINE = 60.0
 def rows(k: Kitchen, sql: str, *params: Any) -> list[tuple]:
     """Run a read-only query written with ``?`` placeholders on either backend."""
     def tx(cur):
-        cur.execute(k.backend.sql(sql), params)
+        cur.execute(k.store.dialect.compile(sql), params)
         return [tuple(r) for r in cur.fetchall()]
 
-    return k.backend.read(tx)
+    return k.store.read(tx)
+
+
+def execute(k: Kitchen, sql: str, *params: Any) -> None:
+    """Run one write statement written with ``?`` placeholders on either backend (tampering, set-ups)."""
+    k.store.write(lambda cur: cur.execute(k.store.dialect.compile(sql), params))
 
 
 def scalar(k: Kitchen, sql: str, *params: Any) -> Any:
@@ -35,7 +40,8 @@ def table_counts(k: Kitchen) -> dict[str, int]:
 
 
 def events(k: Kitchen, kind: str) -> list[tuple]:
-    return rows(k, "SELECT oven_name, order_id, detail FROM events WHERE kind = ? ORDER BY id", kind)
+    """(oven, order, sentence) of every event of one kind, oldest first, as the faces show them."""
+    return [(e["oven_name"], e["order_id"], e["detail"]) for e in k.events(limit=100_000) if e["kind"] == kind]
 
 
 def owners(k: Kitchen) -> dict[int, int | None]:

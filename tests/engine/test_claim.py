@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kitchen import FrozenClock, Kitchen, Oven
-from kitchen.hashing import bucket_for
+from kitchen.core.hashing import bucket_for
 
 from .helpers import in_children, in_threads, owners
 

@@ -6,7 +6,9 @@ import pytest
 
 from kitchen import BadOrder, FrozenClock, Kitchen, OvenLost
 
-from .helpers import events, in_children, in_threads, owners, rows, scalar
+from kitchen.protocol import reaper
+
+from .helpers import events, execute, in_children, in_threads, owners, rows, scalar
 
 
 def test_lease_expiry_requeues_without_killing_the_oven(open_kitchen, clock: FrozenClock) -> None:
@@ -198,8 +200,7 @@ def test_orders_stranded_on_a_gone_oven_are_requeued(kitchen: Kitchen, clock: Fr
     survivor = kitchen.join("survivor")
     kitchen.submit_many([{"recipe": "margherita", "customer": f"c{i}"} for i in range(20)])
     stranded = gone.claim()
-    kitchen.backend.write(lambda cur: cur.execute(kitchen.backend.sql(
-        "UPDATE ovens SET state = 'dead', died_at = ? WHERE id = ?"), (clock(), gone.id)))  # its death won
+    execute(kitchen, "UPDATE ovens SET state = 'dead', died_at = ? WHERE id = ?", clock(), gone.id)  # its death won
     report = kitchen.reap()
     assert report.requeued == [stranded.id] and report.dead == []
     info = kitchen.ticket(stranded.id)
@@ -222,7 +223,7 @@ def test_a_claim_racing_the_reaper_is_not_stranded(backend: str, kitchen: Kitche
     box: list = []
 
     def reaper_until_the_claim_commits(cur, now, cutoff):
-        report = kitchen._reap(cur, now, cutoff)
+        report = reaper.reap(cur, kitchen._ctx, now, cutoff)
         go.set()
         assert claimed.wait(10), "the claim never committed"
         return report
@@ -234,7 +235,7 @@ def test_a_claim_racing_the_reaper_is_not_stranded(backend: str, kitchen: Kitche
 
     thread = threading.Thread(target=claimer)
     thread.start()
-    first = kitchen.backend.write(reaper_until_the_claim_commits, clock(), clock() - 5.0)
+    first = kitchen.store.write(reaper_until_the_claim_commits, clock(), clock() - 5.0)
     thread.join(10)
     assert first.dead == ["doomed"] and box and box[0] is not None
     second = kitchen.reap()

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from kitchen import BadOrder, ConfigError, DatabaseError, Kitchen, SchemaError
-from kitchen.models import SCHEMA_VERSION
+from kitchen.store import SCHEMA_VERSION
 
-from .helpers import ROOT, rows, scalar, table_counts
+from .helpers import ROOT, execute, rows, scalar, table_counts
 
 
 def one_line(exc: BaseException) -> str:
@@ -34,15 +34,14 @@ def test_schema_is_created_on_first_use(kitchen: Kitchen, open_kitchen) -> None:
 
 
 def test_newer_schema_version_is_refused(kitchen: Kitchen, open_kitchen) -> None:
-    kitchen.backend.write(lambda cur: cur.execute(
-        "UPDATE kitchen_meta SET value = '99' WHERE key = 'schema_version'"))
+    execute(kitchen, "UPDATE kitchen_meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(SchemaError) as info:
         open_kitchen()
     assert "schema version 99" in one_line(info.value) and "upgrade" in str(info.value)
 
 
 def test_incomplete_schema_is_refused(kitchen: Kitchen, open_kitchen) -> None:
-    kitchen.backend.write(lambda cur: cur.execute("DELETE FROM kitchen_meta WHERE key = 'buckets'"))
+    execute(kitchen, "DELETE FROM kitchen_meta WHERE key = 'buckets'")
     with pytest.raises(SchemaError, match="incomplete"):
         open_kitchen()
 
@@ -117,7 +116,7 @@ def test_sqlite_url_forms(tmp_path, monkeypatch) -> None:
     assert absolute.exists()
     monkeypatch.chdir(tmp_path)
     with Kitchen.open("sqlite:///rel.db") as k:
-        assert k.backend.target.location == "rel.db"
+        assert k.store.target.location == "rel.db"
     assert (tmp_path / "rel.db").exists()
 
 
@@ -199,8 +198,8 @@ def test_payload_round_trips_as_json_only(kitchen: Kitchen) -> None:
 
 
 def test_engine_never_imports_textual() -> None:
-    code = ("import sys; import kitchen, kitchen.engine, kitchen.oven, kitchen.status, kitchen.db, kitchen.sql,"
-            " kitchen.ring, kitchen.ringdb, kitchen.schema, kitchen.models, kitchen.orders, kitchen.config;"
+    code = ("import sys; import kitchen, kitchen.core.orders, kitchen.core.config, kitchen.core.ring, kitchen.store,"
+            " kitchen.protocol, kitchen.ovens.worker, kitchen.ovens.supervisor, kitchen.cli;"
             " from kitchen import Kitchen;"
             " bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'));"
             " print(bad); sys.exit(1 if bad else 0)")

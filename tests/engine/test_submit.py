@@ -10,7 +10,9 @@ import sys
 import pytest
 
 from kitchen import BadOrder, Kitchen
-from kitchen.hashing import bucket_for, stable_hash
+from kitchen.core.hashing import bucket_for, stable_hash
+
+from kitchen.protocol.submit import insert_many, prepare_many
 
 from .helpers import ROOT, rows, scalar, table_counts
 
@@ -78,12 +80,12 @@ def test_submit_many_rolls_back_when_the_database_refuses(kitchen: Kitchen) -> N
     before = scalar(kitchen, "SELECT count(*) FROM orders")
 
     def boom(cur, *args):
-        kitchen._insert_many(cur, *args)
+        insert_many(cur, kitchen._ctx, *args)
         raise RuntimeError("crash after the inserts, before commit")
 
-    prepared = [kitchen._prepare("margherita", {}, f"c{i}", None, 0, 0) for i in range(10)]
+    prepared = prepare_many([{"recipe": "margherita", "customer": f"c{i}"} for i in range(10)], 65536)
     with pytest.raises(RuntimeError):
-        kitchen.backend.write(boom, prepared, kitchen.clock())
+        kitchen.store.write(boom, prepared, kitchen.clock())
     assert scalar(kitchen, "SELECT count(*) FROM orders") == before
 
 
@@ -92,7 +94,7 @@ def test_routing_is_stable_across_processes(open_kitchen) -> None:
     k = open_kitchen(buckets=64)
     buckets = [k.submit("margherita", customer=c).bucket for c in customers]
     assert buckets == [bucket_for(c, 64) for c in customers] == [stable_hash(c) % 64 for c in customers]
-    code = ("import json, sys; from kitchen.hashing import stable_hash; names = sys.argv[1:];"
+    code = ("import json, sys; from kitchen.core.hashing import stable_hash; names = sys.argv[1:];"
             " print(json.dumps([[stable_hash(c) % 64 for c in names], [hash(c) for c in names]]))")
     salted = []
     for seed in ("1", "4242"):

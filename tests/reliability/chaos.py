@@ -160,7 +160,7 @@ def submission_chunks(specs: list[dict], plan: Plan, rng: random.Random) -> list
 class Chaos:
     def __init__(self, workdir: Path, plan: Plan, say: Callable[[str], None]) -> None:
         from kitchen import Kitchen
-        from kitchen.config import load_settings
+        from kitchen.core.config import load_settings
 
         self.dir, self.plan, self.say = workdir, plan, say
         self.db = workdir / "kitchen.db"

@@ -7,7 +7,7 @@ Its behaviour is fixed by the payload, so the run knows in advance which orders 
 
 import os
 
-from kitchen.recipes import recipe
+from kitchen.ovens.recipes import recipe
 
 
 @recipe("chaos")

@@ -11,7 +11,7 @@ import sys
 import time
 
 from kitchen import Kitchen
-from kitchen.config import load_settings
+from kitchen.core.config import load_settings
 
 
 def main(db: str, ini: str, prefix: str, size: int, stall_at: int) -> int:
@@ -26,7 +26,7 @@ def main(db: str, ini: str, prefix: str, size: int, stall_at: int) -> int:
                 print(f"stalled {seen - 1}", flush=True)
                 time.sleep(600)
 
-    kitchen.backend.db.connection().set_trace_callback(trace)
+    kitchen.store.connection().set_trace_callback(trace)
     kitchen.submit_many({"recipe": "chaos", "payload": {"ms": 1}, "key": f"{prefix}-{i}", "customer": f"k{i % 7}"}
                         for i in range(size))
     print("committed", flush=True)

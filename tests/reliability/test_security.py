@@ -115,7 +115,7 @@ class Evil:
 
 
 ECHO = """
-from kitchen.recipes import recipe
+from kitchen.ovens.recipes import recipe
 
 @recipe("echo")
 def echo(ctx):
@@ -164,7 +164,7 @@ def test_sql_in_names_and_keys_is_stored_as_text(tmp_path: Path) -> None:
 
 
 BAD_RESULT = """
-from kitchen.recipes import recipe
+from kitchen.ovens.recipes import recipe
 
 @recipe("setty")
 def setty(ctx):
@@ -183,7 +183,7 @@ def test_recipe_returning_non_json_fails_its_order_not_the_oven(tmp_path: Path) 
     assert "kitchen: error" not in out.stderr
     with Kitchen.open(str(db)) as k:
         info = k.ticket(bad.number)
-        assert info["state"] == "burnt" and "result must be plain JSON" in info["error"], info
+        assert info["state"] == "burnt" and "result is not plain JSON" in info["error"], info
         assert info["attempts"] == 2, "failed and retried like any failure, then burnt"
         assert k.ticket(good.number)["state"] == "done", "the same oven went on cooking"
 

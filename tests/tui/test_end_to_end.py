@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from kitchen.config import load_settings
+from kitchen.core.config import load_settings
 from kitchen.tui import create_app
 from kitchen.tui.panes.events import EventLog
 from kitchen.tui.runner import open_shop

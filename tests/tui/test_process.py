@@ -13,8 +13,8 @@ import time
 import pytest
 
 from kitchen import Kitchen
-from kitchen.config import Settings
-from kitchen.errors import DatabaseError
+from kitchen.core.config import Settings
+from kitchen.core.errors import DatabaseError
 from kitchen.tui import run
 
 from .conftest import alive

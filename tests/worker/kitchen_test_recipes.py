@@ -3,7 +3,7 @@
 import os
 import signal
 
-from kitchen.recipes import recipe
+from kitchen.ovens.recipes import recipe
 
 
 @recipe("slow")

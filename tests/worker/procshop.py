@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from kitchen import Kitchen
-from kitchen.procs import spawn_oven
+from kitchen.ovens.procs import spawn_oven
 
 HERE = Path(__file__).parent
 
@@ -47,7 +47,7 @@ class Shop:
         self.kitchen = Kitchen.open(settings=self.settings())
 
     def settings(self):
-        from kitchen.config import load_settings
+        from kitchen.core.config import load_settings
 
         return load_settings(config=str(self.ini), database=self.db, env={})
 

@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 
-from kitchen import status as reads
 from procshop import Shop, wait_for
 
 
@@ -41,7 +40,7 @@ def test_a_whole_host_dies_and_the_other_host_takes_its_orders_and_buckets(pg_sh
     owners = {b["oven"] for b in shop.status()["buckets"]}
     assert owners <= {"b1", "b2"}, owners
     wait_for(lambda: shop.status()["orders"]["done"] == 40, timeout=60, what="all 40 done")
-    rows = reads.ledger(shop.kitchen, 1000)
+    rows = shop.kitchen.ledger(1000)
     assert sorted(r["order_id"] for r in rows) == sorted(t.number for t in tickets)
     assert shop.status()["requeued"] >= 1
 
@@ -63,7 +62,7 @@ def test_ovens_survive_the_server_dropping_their_connections(pg_shop):
                                "WHERE application_name = %s AND pid <> pg_backend_pid()", (shop.app,)).fetchone()[0]
     assert killed >= 2, "the ovens' connections were dropped"
     wait_for(lambda: _done(shop) == 30, timeout=60, what="all orders done after the blip")
-    rows = reads.ledger(shop.kitchen, 1000)
+    rows = shop.kitchen.ledger(1000)
     assert sorted(r["order_id"] for r in rows) == sorted(t.number for t in tickets), "none lost, none twice"
     for name in ("a", "b"):
         log = (shop.tmp / f"{name}.log").read_text()
@@ -74,5 +73,5 @@ def _done(shop: Shop) -> int:
     try:
         return shop.status()["orders"]["done"]
     except Exception:
-        shop.kitchen.backend.db.dispose()
+        shop.kitchen.store.db.dispose()
         return -1

@@ -8,13 +8,12 @@ import subprocess
 import sys
 import time
 
-from kitchen import status as reads
 
 from procshop import Shop, wait_for
 
 
 def ledger_rows(shop: Shop) -> list[dict]:
-    return reads.ledger(shop.kitchen, 10_000)
+    return shop.kitchen.ledger(10_000)
 
 
 def cooking_oven(shop: Shop, names: set[str]) -> dict | None:
@@ -59,7 +58,7 @@ def test_sigstop_past_timeout_then_sigcont_is_a_refused_zombie(shop):
     assert shop.kitchen.ticket(t.number)["oven"] == survivor
     os.kill(zombie.pid, signal.SIGCONT)
     wait_for(lambda: shop.status()["ledger"]["refused_completions"] == 1, what="late completion refused")
-    refusal = reads.refusals(shop.kitchen, 5)[0]
+    refusal = shop.kitchen.refusals(5)[0]
     assert refusal["order_id"] == t.number and refusal["oven_name"] == victim["name"]
     assert [r["order_id"] for r in ledger_rows(shop)] == [t.number], "one ledger row, never a double completion"
     wait_for(lambda: shop.alive(victim["name"]), what="zombie rejoined as a new incarnation")

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from kitchen import FrozenClock, Kitchen
-from kitchen.recipes import Menu, build_menu
-from kitchen.worker import Worker
+from kitchen.ovens.recipes import Menu, build_menu
+from kitchen.ovens.worker import Worker
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_kitchen_run_never_imports_textual(tmp_path):
 
 
 def test_a_failed_group_commit_keeps_finished_orders_and_commits_them_next_tick(kitchen, monkeypatch):
-    from kitchen.errors import DatabaseBusy
+    from kitchen.core.errors import DatabaseBusy
 
     t = kitchen.submit("margherita", customer="ada")
     w = Worker(kitchen, "oven-1", menu_with())

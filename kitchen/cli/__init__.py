@@ -14,8 +14,8 @@ import sys
 import warnings
 from typing import Any, Sequence
 
-from .errors import BadOrder, KitchenError
-from .orders import PRIORITY_RANGE
+from kitchen.core.errors import BadOrder, KitchenError
+from kitchen.core.orders import PRIORITY_RANGE
 
 PROG = "kitchen"
 
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace, **overrides: Any):
-    from .config import DEFAULT_DATABASE, load_settings
+    from kitchen.core.config import DEFAULT_DATABASE, load_settings
 
     settings = load_settings(config=args.config, database=args.db, **overrides)
     if settings.database == DEFAULT_DATABASE:
@@ -135,7 +135,7 @@ def _private_dir(path: str) -> None:
 
 
 def _open(args: argparse.Namespace):
-    from .engine import Kitchen
+    from kitchen.protocol import Kitchen
 
     return Kitchen.open(settings=_settings(args))
 
@@ -169,7 +169,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     command = args.command or "tui"
     if command == "tui":
         settings = _settings(args)
-        from .tui import run as run_tui
+        from kitchen.tui import run as run_tui
 
         return run_tui(settings, args.config)
     if command == "run":

@@ -14,13 +14,11 @@ import threading
 import time
 from typing import Any
 
-from .engine import Kitchen
-from .errors import KitchenError, OvenLost
+from kitchen.protocol import Kitchen, Oven, result_json
+from kitchen.core.errors import KitchenError, OvenLost
 from .jobs import add_reaper, make_scheduler
-from .orders import Order
-from .oven import Oven, _result_json as result_json
+from kitchen.core.orders import Order
 from .recipes import Cooking, Interrupted, Menu
-from .waiting import Waiter
 
 log = logging.getLogger("kitchen.oven")
 
@@ -45,7 +43,7 @@ class Worker:
         self.lost = False
         self.drain_started: float | None = None
         self.cooked = 0
-        self._waiter = Waiter(kitchen)
+        self._waiter = kitchen.waiter()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 

@@ -9,8 +9,10 @@ from typing import Callable
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .engine import Kitchen, ReapReport
-from .errors import KitchenError
+from kitchen.core.events import ReapReport
+from kitchen.core.words import move_summary
+from kitchen.protocol import Kitchen
+from kitchen.core.errors import KitchenError
 
 log = logging.getLogger("kitchen.jobs")
 
@@ -36,7 +38,7 @@ def reap_once(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None =
         if report.burnt:
             log.warning("burnt %d order(s) on their last attempt: %s", len(report.burnt), _ids(report.burnt))
         if report.moved:
-            log.info("buckets moved: %s", report.moved)
+            log.info("buckets moved: %s", move_summary(report.moved))
         if on_report:
             on_report(report)
     return report

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from .errors import ConfigError
-from .orders import RECIPE_RE, Order
+from kitchen.core.errors import ConfigError
+from kitchen.core.orders import Order, check_recipe_name
 
 
 class Interrupted(Exception):
@@ -68,8 +68,7 @@ class Menu:
         self._recipes: dict[str, Recipe] = {}
 
     def register(self, name: str, fn: Recipe) -> Recipe:
-        if not RECIPE_RE.fullmatch(name):
-            raise ConfigError(f"recipe name {name!r} must be lowercase letters, digits and _")
+        check_recipe_name(name)
         self._recipes[name] = fn
         return fn
 

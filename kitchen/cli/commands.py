@@ -11,9 +11,8 @@ import sys
 import time
 from typing import Any
 
-from . import status as reads
-from .config import Settings
-from .engine import Kitchen
+from kitchen.core.config import Settings
+from kitchen.protocol import Kitchen
 
 
 def _print_json(value: Any) -> None:
@@ -38,8 +37,8 @@ def setup_logging(level: str, as_json: bool) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Headless ovens: this process is the oven, or (with --ovens N) a supervisor of N oven processes."""
-    from .recipes import build_menu
-    from .worker import Worker
+    from kitchen.ovens.recipes import build_menu
+    from kitchen.ovens.worker import Worker
 
     setup_logging(args.log_level, args.log_json)
     modules = [m for m in settings.recipes.split() if m] + list(args.recipes)
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             worker = Worker(kitchen, args.name or f"oven-{os.getpid()}", menu, burst=args.burst,
                             prefetch=args.prefetch, parent_pid=args.parent)
             return worker.run()
-    from .supervisor import Supervisor
+    from kitchen.ovens.supervisor import Supervisor
 
     base = args.name or f"oven-{os.getpid()}"
     extra = ["--log-level", args.log_level] + (["--log-json"] if args.log_json else [])
@@ -136,7 +135,7 @@ def ovens(args: argparse.Namespace, kitchen: Kitchen) -> int:
 
 
 def ledger(args: argparse.Namespace, kitchen: Kitchen) -> int:
-    done, refused = reads.ledger(kitchen, args.limit), reads.refusals(kitchen, args.limit)
+    done, refused = kitchen.ledger(args.limit), kitchen.refusals(args.limit)
     totals = kitchen.status()["ledger"]
     if args.json:
         _print_json({"totals": totals, "completions": done, "refused": refused})

@@ -7,9 +7,10 @@ import math
 import re
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
-from .errors import BadOrder
+from .errors import BadOrder, ConfigError
 
 RECIPE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_KEY = 200
@@ -17,6 +18,37 @@ MAX_CUSTOMER = 200
 PRIORITY_RANGE = (-100, 100)
 _CONTROL = re.compile(r"[\x00-\x1f]")
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+MAX_DEPTH = 64  # nesting a payload or result may have: deeper JSON is refused before it is stored
+
+
+def check_recipe_name(name: Any, where: str = "recipe name") -> str:
+    """The one rule for recipe names (orders, menus, kitchen.ini): a ConfigError names the offender."""
+    if not isinstance(name, str) or not RECIPE_RE.fullmatch(name):
+        raise ConfigError(f"{where} {str(name)[:70]!r} must be lowercase letters, digits and _ (up to 64)")
+    return name
+
+
+def _depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Iterative, so a hostile 100,000-deep value cannot exhaust the stack while being checked."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            if depth > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list, tuple)))
+    return True
+
+
+def dumps_json(value: Any, what: str = "value") -> str:
+    """Canonical compact JSON for payloads and results; BadOrder (one line) for anything else."""
+    if not _depth_ok(value):
+        raise BadOrder(f"{what} is nested more than {MAX_DEPTH} levels deep")
+    try:
+        return _ENCODE(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise BadOrder(f"{what} is not plain JSON: {str(exc).splitlines()[0]}") from None
 
 
 @dataclass(frozen=True)
@@ -30,17 +62,26 @@ class Ticket:
 
 @dataclass(frozen=True)
 class Order:
-    """An order as an oven holds it while cooking; ``fence`` proves which claim this is."""
+    """An order as an oven holds it while cooking; ``fence`` proves which claim this is.
+
+    ``body`` is the payload as stored; it is decoded on first use of ``payload``, outside the claim's
+    transaction, so the write lock is never held for JSON work.
+    """
 
     id: int
     recipe: str
-    payload: dict[str, Any] | None  # None: the stored payload is not JSON; the oven burns the order
+    body: str | bytes | dict[str, Any] | None
     attempt: int
     fence: int
     bucket: int
     priority: int = 0
     customer: str | None = None
     key: str | None = None
+
+    @cached_property
+    def payload(self) -> dict[str, Any] | None:
+        """The payload as a dict; None when the stored text is not JSON (the oven burns such an order)."""
+        return loads_payload(self.body)
 
     @property
     def idempotency_token(self) -> str:
@@ -89,10 +130,7 @@ def validate(recipe: Any, payload: Any = None, *, customer: Any = None, key: Any
             raise BadOrder("payload must be a JSON object, not a string (decode it first)")
         if not isinstance(payload, dict) and not isinstance(payload, Mapping):
             raise BadOrder(f"payload must be a JSON object, not {type(payload).__name__}")
-        try:
-            payload_json = _ENCODE(payload if isinstance(payload, dict) else dict(payload))
-        except (TypeError, ValueError) as exc:
-            raise BadOrder(f"payload is not plain JSON: {str(exc).splitlines()[0]}") from None
+        payload_json = dumps_json(payload if isinstance(payload, dict) else dict(payload), "payload")
         if len(payload_json) * 4 > payload_limit:
             size = len(payload_json.encode("utf-8"))
             if size > payload_limit:
@@ -114,7 +152,7 @@ def validate(recipe: Any, payload: Any = None, *, customer: Any = None, key: Any
                     customer or key or secrets.token_hex(8))
 
 
-def loads_payload(text: str | bytes | None) -> dict[str, Any] | None:
+def loads_payload(text: str | bytes | dict[str, Any] | None) -> dict[str, Any] | None:
     """Payloads are JSON and only JSON: nothing stored can make an oven run code.
 
     Returns None for a stored payload that is not JSON (written by something other than kitchen): the
@@ -122,8 +160,10 @@ def loads_payload(text: str | bytes | None) -> dict[str, Any] | None:
     """
     if not text:
         return {}
+    if isinstance(text, dict):
+        return text
     try:
         value = json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
     return value if isinstance(value, dict) else {"value": value}

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import configparser
 import os
-import re
 import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+from .orders import check_recipe_name
 
 DEFAULT_DATABASE = "data/kitchen.db"
 DEFAULT_MENU = {
@@ -78,8 +78,7 @@ class Settings:
             raise ConfigError(
                 f"heartbeat_timeout ({self.heartbeat_timeout}) must exceed heartbeat_interval ({self.heartbeat_interval})")
         for recipe, seconds in self.menu.items():
-            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", recipe):
-                raise ConfigError(f"menu: recipe name {recipe!r} must be lowercase letters, digits and _")
+            check_recipe_name(recipe, "menu: recipe name")
             if seconds < 0:
                 raise ConfigError(f"menu: {recipe} bake time must not be negative")
         return self

@@ -1,0 +1,86 @@
+"""The shop in sentences: events, refusals and ring moves as a person reads them (CLI, TUI, logs).
+
+The only place prose is made from the protocol's facts. Rows written by the first release carry their
+sentence already (``detail``); those are shown as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .events import EventKind, RefusalCode, RingMove, TakeBack
+
+_TAKE_BACK = {TakeBack.OVEN_DIED: "oven died", TakeBack.LEASE_EXPIRED: "lease expired",
+              TakeBack.OVEN_GONE: "its oven is gone"}
+
+
+def move_summary(move: RingMove, with_generation: bool = True) -> str:
+    """'21 buckets oven-2 -> oven-1, oven-3 (generation 4)', one clause per previous owner."""
+    parts = []
+    for flow in sorted(move.flows, key=lambda f: f.source or "nobody"):
+        targets = ", ".join(sorted(t or "nobody" for t in flow.targets))
+        parts.append(f"{flow.count} bucket{'s' if flow.count != 1 else ''} {flow.source or 'nobody'} -> {targets}")
+    text = "; ".join(parts)
+    return text + f" (generation {move.generation})" if with_generation else text
+
+
+def refusal(code: str | None, fence: int, current_fence: int | None, order_state: str | None,
+            legacy: str = "") -> str:
+    """Why a late completion was refused, e.g. 'stale fence 1: order is being re-cooked under fence 2'."""
+    if not code:
+        return legacy
+    if code == RefusalCode.NO_SUCH_ORDER:
+        return "no such order"
+    if code == RefusalCode.RECOOKING:
+        return f"stale fence {fence}: order is being re-cooked under fence {current_fence}"
+    if code == RefusalCode.ALREADY_DONE:
+        return f"stale fence {fence}: order already done (fence {current_fence})"
+    return f"stale fence {fence}: order was taken back ({order_state})"
+
+
+def short_refusal(code: str | None, current_fence: int | None, order_state: str | None, legacy: str = "") -> str:
+    """The ledger pane's few words: 're-cooked under fence 2', 'already done (fence 3)', 'taken back (queued)'."""
+    if not code:
+        text = legacy.split(": ", 1)[-1]
+        for prefix in ("order ", "is being ", "was "):
+            text = text.removeprefix(prefix)
+        return text
+    if code == RefusalCode.NO_SUCH_ORDER:
+        return "no such order"
+    if code == RefusalCode.RECOOKING:
+        return f"re-cooked under fence {current_fence}"
+    if code == RefusalCode.ALREADY_DONE:
+        return f"already done (fence {current_fence})"
+    return f"taken back ({order_state})"
+
+
+def event(kind: str, oven: str | None, order_id: int | None, data: dict[str, Any] | None, legacy: str = "") -> str:
+    """One event as a sentence."""
+    if data is None:
+        return legacy
+    d = data
+    if kind == EventKind.JOIN:
+        return f"{oven} joined from {d.get('host')} pid {d.get('pid')}"
+    if kind == EventKind.LEAVE:
+        return f"{oven} left the kitchen ({d.get('released', 0)} orders handed back)"
+    if kind == EventKind.DEAD:
+        return f"{oven} missed heartbeats for over {float(d.get('timeout', 0)):g}s: declared dead"
+    if kind == EventKind.MOVED:
+        return move_summary(RingMove.from_data(d))
+    if kind == EventKind.REQUEUE:
+        if d.get("why") == TakeBack.BY_HAND:
+            return f"burnt order {order_id} requeued by hand"
+        return f"order {order_id} back in the queue: {_TAKE_BACK.get(TakeBack(d.get('why')), d.get('why'))}"
+    if kind == EventKind.BURNT:
+        if "why" in d:
+            return f"order {order_id} burnt: {_TAKE_BACK.get(TakeBack(d['why']), d['why'])} on its last attempt"
+        return f"order {order_id} burnt after {d.get('attempts')} attempts: {d.get('error')}"
+    if kind == EventKind.RETRY:
+        return (f"order {order_id} failed (attempt {d.get('attempt')}): {d.get('error')};"
+                f" retry in {float(d.get('backoff', 0)):.1f}s")
+    if kind == EventKind.REFUSED:
+        return "late completion refused: " + refusal(d.get("code"), int(d.get("fence", 0)), d.get("current_fence"),
+                                                      d.get("order_state"))
+    if kind == EventKind.RELEASED:
+        return f"order {order_id} handed back to the queue by {oven}"
+    return legacy or kind

@@ -1,0 +1,152 @@
+"""An oven's transactions: join, claim, heartbeat, complete (fenced), fail, release, leave.
+
+Each body is one short transaction run by the store; every state change is one conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kitchen.core.errors import OvenLost
+from kitchen.core.events import EventKind, RefusalCode
+from kitchen.core.orders import Order
+from kitchen.store import order_from_row
+
+from .context import Ctx
+from .rebalance import rebalance_in
+
+
+@dataclass(frozen=True)
+class Who:
+    """An oven incarnation, as its transactions name it."""
+
+    id: int
+    name: str
+
+
+def join(cur: Any, ctx: Ctx, name: str, host: str, pid: int, now: float) -> int:
+    cur.execute(ctx.st.join, {"name": name, "host": host, "pid": pid, "now": now})
+    oven_id = int(cur.fetchone()[0])
+    ctx.record(cur, now, EventKind.JOIN, name, None, host=host, pid=pid)
+    rebalance_in(cur, ctx, now)
+    return oven_id
+
+
+def claim(cur: Any, ctx: Ctx, oven: Who, limit: int, now: float) -> list[Order]:
+    """Up to ``limit`` ready orders of this oven's buckets, priority first, then age."""
+    if limit < 1:  # SQLite reads LIMIT -1 as "no limit": never let a bad count take the whole queue
+        return []
+    cur.execute(ctx.st.claim, {"oven": oven.id, "lease_until": now + ctx.settings.lease, "now": now,
+                               "limit": limit})
+    orders = [order_from_row(r) for r in cur.fetchall()]
+    if len(orders) > 1:
+        orders.sort(key=lambda o: (-o.priority, o.id))
+    return orders
+
+
+def beat(cur: Any, ctx: Ctx, oven: Who, progress: int | None, order: Order | None, now: float) -> None:
+    """Liveness, lease renewal, progress. OvenLost when this incarnation was declared dead."""
+    st = ctx.st
+    cur.execute(st.oven_beat, (now, oven.id))
+    if cur.rowcount != 1:
+        raise OvenLost(f"{oven.name} (#{oven.id}) was declared dead or left; its orders were requeued")
+    cur.execute(st.renew_leases, (now + ctx.settings.lease, oven.id))
+    if progress is not None and order is not None:
+        cur.execute(st.progress, {"progress": progress, "id": order.id, "oven": oven.id, "fence": order.fence})
+
+
+def oven_alive(cur: Any, ctx: Ctx, oven: Who) -> bool:
+    cur.execute(ctx.st.oven_state, (oven.id,))
+    row = cur.fetchone()
+    return bool(row and row[0] == "alive")
+
+
+def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]], claim_next: int,
+             now: float) -> tuple[list[bool], list[Order]]:
+    """Fenced completions (one ledger row each) and, in the same transaction, the next claim."""
+    st = ctx.st
+    accepted: list[bool] = []
+    done_per_bucket: dict[int, int] = {}
+    for order, result in items:
+        params = {"now": now, "result": result, "id": order.id, "oven": oven.id, "fence": order.fence,
+                  "name": oven.name}
+        cur.execute(st.complete, params)
+        if cur.rowcount == 1:
+            cur.execute(st.ledger, params)
+            done_per_bucket[order.bucket] = done_per_bucket.get(order.bucket, 0) + 1
+            accepted.append(True)
+        else:
+            _refuse(cur, ctx, oven, order, now)
+            accepted.append(False)
+    for bucket, n in done_per_bucket.items():
+        cur.execute(st.tally_done, (n, bucket))
+    if done_per_bucket:
+        cur.execute(st.oven_cooked, (sum(done_per_bucket.values()), oven.id))
+    claimed = claim(cur, ctx, oven, claim_next, now) if claim_next else []
+    return accepted, claimed
+
+
+def _refuse(cur: Any, ctx: Ctx, oven: Who, order: Order, now: float) -> None:
+    st = ctx.st
+    cur.execute(st.order_now, (order.id,))
+    row = cur.fetchone()
+    state, current = (row[0], int(row[2])) if row else (None, None)
+    if row is None:
+        code = RefusalCode.NO_SUCH_ORDER
+    elif state == "cooking" and current != order.fence:
+        code = RefusalCode.RECOOKING
+    elif state == "done":
+        code = RefusalCode.ALREADY_DONE
+    else:
+        code = RefusalCode.TAKEN_BACK
+    cur.execute(st.refusal, {"id": order.id, "oven": oven.id, "name": oven.name, "fence": order.fence, "now": now,
+                             "code": code.value, "current_fence": current, "order_state": state})
+    cur.execute(st.tally_refused, (order.bucket,))
+    ctx.record(cur, now, EventKind.REFUSED, oven.name, order.id, code=code.value, fence=order.fence,
+               current_fence=current, order_state=state)
+
+
+def fail(cur: Any, ctx: Ctx, oven: Who, order: Order, error: str, backoff: float, limit: int,
+         now: float) -> str | None:
+    """Queued again after ``backoff`` or burnt at ``limit`` attempts; None if the claim was already stale."""
+    st = ctx.st
+    cur.execute(st.fail, {"max_attempts": limit, "run_at": now + backoff, "error": error, "now": now,
+                          "id": order.id, "oven": oven.id, "fence": order.fence})
+    row = cur.fetchone()
+    if row is None:
+        return None
+    if row[0] == "burnt":
+        cur.execute(st.tally_burnt, (1, order.bucket))
+        ctx.record(cur, now, EventKind.BURNT, oven.name, order.id, attempts=order.attempt, error=error)
+    else:
+        cur.execute(st.tally_retried, (order.bucket,))
+        ctx.record(cur, now, EventKind.RETRY, oven.name, order.id, attempt=order.attempt, error=error,
+                   backoff=round(backoff, 3))
+    return str(row[0])
+
+
+def release(cur: Any, ctx: Ctx, oven: Who, order: Order | None, now: float) -> int:
+    """Hand orders back without counting an attempt (graceful shutdown)."""
+    st = ctx.st
+    if order is not None:
+        cur.execute(st.release_one, {"now": now, "id": order.id, "oven": oven.id, "fence": order.fence})
+    else:
+        cur.execute(st.release_oven, (now, oven.id))
+    rows = cur.fetchall()
+    for order_id, _bucket in rows:
+        ctx.record(cur, now, EventKind.RELEASED, oven.name, int(order_id))
+    if rows:
+        ctx.notify(cur)
+    return len(rows)
+
+
+def leave(cur: Any, ctx: Ctx, oven: Who, now: float) -> None:
+    """Release unfinished orders, leave the ring, hand buckets to the others."""
+    st = ctx.st
+    cur.execute(st.release_oven, (now, oven.id))
+    released = len(cur.fetchall())
+    cur.execute(st.oven_leave, (now, oven.id))
+    if cur.rowcount == 1:
+        ctx.record(cur, now, EventKind.LEAVE, oven.name, None, released=released)
+        rebalance_in(cur, ctx, now)

@@ -1,0 +1,172 @@
+"""The Kitchen facade: the order taker's counter, oven registration, the reaper, and the shop's state.
+
+Producers, ovens, the CLI and the TUI all go through this one object; the transactions themselves live in
+``submit``, ``cooking``, ``reaper`` and ``reads`` beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any, Iterable, Mapping
+
+from kitchen.core.clock import Clock, ServerClock, system_clock
+from kitchen.core.config import Settings
+from kitchen.core.errors import ConfigError
+from kitchen.core.events import ReapReport
+from kitchen.core.orders import Ticket, validate
+from kitchen.store import ChangeWaiter, Store, ensure_schema
+
+from . import cooking, reads, reaper
+from .context import Ctx
+from .oven import Oven
+from .submit import insert_many, prepare_many
+
+
+class Kitchen:
+    """One shop over one database. Thread-safe: each thread gets its own connection.
+
+    ``store`` is the layer below, for tests and tools that need raw SQL; applications never need it.
+    """
+
+    def __init__(self, store: Store, settings: Settings, clock: Clock = system_clock) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        store.connect()
+        self.buckets = ensure_schema(store, settings.buckets, clock())
+        self._ctx = Ctx(store, settings, self.buckets)
+
+    @classmethod
+    def open(cls, url: str | None = None, *, clock: Clock | None = None, settings: Settings | None = None,
+             **overrides: Any) -> "Kitchen":
+        """Open (creating or upgrading if needed) the kitchen at ``url``; keywords are any ``[kitchen]`` setting."""
+        base = settings or Settings()
+        if url is not None:
+            overrides["database"] = url
+        resolved = base.with_overrides(**overrides) if overrides else base.validated()
+        store = Store(resolved.database, resolved.durability, resolved.busy_timeout)
+        if clock is None:
+            server = store.dialect.server_clock(store)
+            clock = ServerClock(server) if server is not None else system_clock
+        try:
+            return cls(store, resolved, clock)
+        except BaseException:
+            store.close()
+            raise
+
+    @property
+    def label(self) -> str:
+        """The database, as shown to people (no password)."""
+        return self.store.label
+
+    def close(self) -> None:
+        self.store.close()
+
+    def release_thread(self) -> None:
+        """Close the calling thread's connection (short-lived worker threads); others stay open."""
+        try:
+            self.store.close()
+        except Exception:
+            pass
+
+    def __enter__(self) -> "Kitchen":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def after_fork(self) -> None:
+        """Call in a forked child before using the kitchen: drops the parent's connections."""
+        self.store.after_fork()
+
+    def waiter(self) -> ChangeWaiter:
+        """How an idle oven waits for the queue to change (data_version on SQLite, LISTEN on PostgreSQL)."""
+        return self.store.waiter()
+
+    # -- the order taker ---------------------------------------------------------------------------------
+
+    def submit(self, recipe: str, payload: Mapping[str, Any] | None = None, *, customer: str | None = None,
+               key: str | None = None, priority: int = 0, delay: float = 0.0) -> Ticket:
+        """Persist one order and return its ticket; committed before this returns."""
+        order = validate(recipe, payload, customer=customer, key=key, priority=priority, delay=delay,
+                         payload_limit=self.settings.payload_limit)
+        return self.store.write(insert_many, self._ctx, [order], self.clock())[0]
+
+    def submit_many(self, orders: Iterable[Mapping[str, Any]]) -> list[Ticket]:
+        """Persist many orders in one transaction: all are committed, or none (bad input writes nothing)."""
+        prepared = prepare_many(orders, self.settings.payload_limit)
+        if not prepared:
+            return []
+        return self.store.write(insert_many, self._ctx, prepared, self.clock())
+
+    # -- ovens ---------------------------------------------------------------------------------------------
+
+    def join(self, name: str, *, host: str | None = None, pid: int | None = None) -> Oven:
+        """Register a new oven incarnation and give it its share of buckets."""
+        if not isinstance(name, str) or not name.strip() or len(name) > 64:
+            raise ConfigError("oven name must be 1 to 64 characters")
+        host = host or os.environ.get("KITCHEN_HOST") or socket.gethostname()
+        pid = os.getpid() if pid is None else pid
+        oven_id = self.store.write(lambda cur: cooking.join(cur, self._ctx, name, host, pid, self.clock()))
+        return Oven(self._ctx, self.clock, oven_id, name, host, pid)
+
+    def attach(self, oven_id: int, name: str, *, host: str = "", pid: int = 0) -> Oven:
+        """A handle on an incarnation that already joined (another process's, in tests and tools)."""
+        return Oven(self._ctx, self.clock, oven_id, name, host, pid)
+
+    # -- the reaper --------------------------------------------------------------------------------------------
+
+    def reap(self, now: float | None = None) -> ReapReport:
+        """Declare silent ovens dead, requeue their orders and expired leases, move only their buckets.
+
+        Cheap when there is nothing to do (a read).
+        """
+        now = self.clock() if now is None else now
+        cutoff = now - self.settings.heartbeat_timeout
+        if not self.store.read(reaper.needs_reaping, self._ctx, now, cutoff):
+            return ReapReport()
+        return self.store.write(reaper.reap, self._ctx, now, cutoff)
+
+    def requeue(self, tickets: Iterable[int] = (), *, burnt: bool = False) -> list[int]:
+        """Put burnt (dead-lettered) orders back in the queue with fresh attempts; returns those moved."""
+        ids = list(tickets)
+        return self.store.write(lambda cur: reaper.requeue_burnt(cur, self._ctx, ids, burnt, self.clock()))
+
+    # -- reading the shop -----------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Counts per state, ovens, bucket owners and ledger totals, from one consistent snapshot."""
+        return self.store.read(reads.snapshot, self._ctx, self.clock())
+
+    def ticket(self, number: int) -> dict[str, Any]:
+        """Where one order is: state, oven, attempts, result or error."""
+        return self.store.read(reads.ticket, self._ctx, number)
+
+    def ledger(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Most recent accepted completions, newest first."""
+        return self.store.read(reads.ledger, self._ctx, limit)
+
+    def refusals(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Most recent refused (late or zombie) completions, newest first."""
+        return self.store.read(reads.refusals, self._ctx, limit)
+
+    def events(self, after: int = 0, limit: int = 50) -> list[dict[str, Any]]:
+        """Events newer than ``after`` (an event id), oldest first, at most ``limit`` of the newest."""
+        return self.store.read(reads.events, self._ctx, after, limit)
+
+    def last_event(self, kind: str) -> dict[str, Any] | None:
+        """The newest event of one kind (e.g. 'moved': the ring's latest change), or None."""
+        return self.store.read(reads.last_event, self._ctx, kind)
+
+    def recent_orders(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The newest orders with their state, newest first."""
+        return self.store.read(reads.recent_orders, self._ctx, limit)
+
+    def burnt(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Dead-lettered orders, oldest first."""
+        return self.store.read(reads.burnt, self._ctx, limit)
+
+    def completion_times(self, limit: int) -> list[float]:
+        """The newest ``limit`` completion times from the ledger, newest first."""
+        return self.store.read(reads.completion_times, self._ctx, limit)

@@ -1,0 +1,95 @@
+"""The Oven facade: one oven incarnation's calls, each one short transaction, durable on return."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Iterable
+
+from kitchen.core.clock import Clock
+from kitchen.core.errors import BadOrder
+from kitchen.core.orders import Order, dumps_json
+
+from . import cooking
+from .context import Ctx
+from .cooking import Who
+
+
+def result_json(result: Any) -> str | None:
+    """A recipe's result as stored: plain JSON or nothing; BadOrder (one line) for anything else."""
+    return None if result is None else dumps_json(result, "result")
+
+
+class Oven:
+    """Handle returned by ``Kitchen.join``."""
+
+    def __init__(self, ctx: Ctx, clock: Clock, oven_id: int, name: str, host: str, pid: int) -> None:
+        self._ctx = ctx
+        self._store = ctx.store
+        self._clock = clock
+        self._who = Who(oven_id, name)
+        self.id = oven_id
+        self.name = name
+        self.host = host
+        self.pid = pid
+        self._rng = random.Random()
+
+    def __repr__(self) -> str:
+        return f"<Oven {self.name} #{self.id}>"
+
+    def claim(self) -> Order | None:
+        """Take the next ready order of this oven's buckets (priority, then age), or None."""
+        orders = self.claim_many(1)
+        return orders[0] if orders else None
+
+    def claim_many(self, limit: int) -> list[Order]:
+        """Take up to ``limit`` ready orders in one transaction (prefetch); a crash requeues them together."""
+        return self._store.write(cooking.claim, self._ctx, self._who, limit, self._clock())
+
+    def heartbeat(self, progress: int | None = None, order: Order | None = None) -> None:
+        """Prove liveness, renew the leases of every order this oven cooks, record progress.
+
+        Raises OvenLost when this incarnation was declared dead: its orders already went back to the queue.
+        """
+        if progress is not None and (isinstance(progress, bool) or not isinstance(progress, int)
+                                     or not 0 <= progress <= 100):
+            raise BadOrder(f"progress must be a whole number from 0 to 100, not {progress!r}")
+        self._store.write(cooking.beat, self._ctx, self._who, progress, order, self._clock())
+
+    def alive(self) -> bool:
+        """Whether the database still counts this incarnation as alive."""
+        return self._store.read(cooking.oven_alive, self._ctx, self._who)
+
+    def complete(self, order: Order, result: Any = None) -> bool:
+        """Record the order done; True if accepted, False if refused (stale fence: requeued or re-cooked)."""
+        accepted, _ = self.complete_many([(order, result)])
+        return accepted[0]
+
+    def complete_many(self, finished: Iterable[tuple[Order, Any]], claim: int = 0) -> tuple[list[bool], list[Order]]:
+        """Group commit: several fenced completions and the next claim in one transaction.
+
+        A crash before this commits re-cooks these orders (at-least-once); the ledger still holds one row each.
+        """
+        items = [(o, result_json(r)) for o, r in finished]
+        return self._store.write(cooking.complete, self._ctx, self._who, items, claim, self._clock())
+
+    def fail(self, order: Order, error: str, *, retry: bool = True) -> str | None:
+        """Retry with exponential backoff and jitter, or burn after max_attempts (at once if not ``retry``).
+
+        Returns 'queued' (will retry), 'burnt' (dead letter), or None if the claim was already stale.
+        """
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        error = lines[0][:500] if lines else "failed"
+        s = self._ctx.settings
+        # capped exponent: 2.0 ** 1100 overflows a float, and anything past 2 ** 60 is backoff_max anyway
+        backoff = min(s.backoff_max, s.backoff_base * 2.0 ** min(max(order.attempt - 1, 0), 60))
+        backoff *= 0.5 + 0.5 * self._rng.random()
+        limit = s.max_attempts if retry else 0
+        return self._store.write(cooking.fail, self._ctx, self._who, order, error, backoff, limit, self._clock())
+
+    def release(self, order: Order | None = None) -> int:
+        """Give orders back to the queue without counting an attempt (graceful shutdown); returns how many."""
+        return self._store.write(lambda cur: cooking.release(cur, self._ctx, self._who, order, self._clock()))
+
+    def leave(self) -> None:
+        """Graceful exit: release unfinished orders, leave the ring, hand buckets to the others."""
+        self._store.write(lambda cur: cooking.leave(cur, self._ctx, self._who, self._clock()))

@@ -1,0 +1,165 @@
+"""Reading the shop: one consistent snapshot for dashboards, and listings for the CLI and the TUI.
+
+Counts come from the per-bucket tally and the (small) set of cooking orders, never from counting the
+orders table, so a refresh stays fast with a million orders.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kitchen.core.errors import UnknownTicket
+from kitchen.core.orders import loads_payload
+from kitchen.core.words import event as event_text
+from kitchen.core.words import refusal as refusal_text
+
+from .context import Ctx
+
+RECENT_GONE_OVENS = 12
+_OVEN_KEYS = ("id", "name", "host", "pid", "state", "joined_at", "heartbeat_at", "died_at", "cooked")
+
+
+def _json(text: Any) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
+def snapshot(cur: Any, ctx: Ctx, now: float) -> dict[str, Any]:
+    st = ctx.st
+    cur.execute(st.tally_totals)
+    submitted, done, burnt, dups, refused, requeued, retried = (int(v or 0) for v in cur.fetchone())
+    cur.execute(st.cooking_orders)
+    cooking = [dict(zip(("id", "oven_id", "recipe", "customer", "progress", "attempt", "fence", "bucket",
+                         "started_at"), r)) for r in cur.fetchall()]
+    cur.execute(st.alive_oven_rows)
+    alive = [dict(zip(_OVEN_KEYS, r)) for r in cur.fetchall()]
+    cur.execute(st.gone_oven_rows, (RECENT_GONE_OVENS,))
+    gone = [dict(zip(_OVEN_KEYS, r)) for r in cur.fetchall()]
+    ovens = sorted(alive + gone, key=lambda o: o["id"])
+    names = {o["id"]: o["name"] for o in ovens}
+    cur.execute(st.bucket_rows)
+    buckets = [dict(zip(("bucket", "oven_id", "prev_oven_id", "generation", "moved_at"), r)) for r in cur.fetchall()]
+    missing = ({b["oven_id"] for b in buckets} | {b["prev_oven_id"] for b in buckets}) - set(names) - {None}
+    for oven_id in sorted(missing):
+        cur.execute(st.oven_name, (oven_id,))
+        row = cur.fetchone()
+        if row is not None:
+            names[oven_id] = row[0]
+    cur.execute(st.current_generation)
+    generation = int(cur.fetchone()[0])
+    owned: dict[int, list[int]] = {}
+    for b in buckets:
+        owned.setdefault(b["oven_id"], []).append(b["bucket"])
+    current: dict[int, list[dict]] = {}
+    for c in cooking:
+        current.setdefault(c["oven_id"], []).append(c)
+    oven_rows = []
+    for o in ovens:
+        mine = current.get(o["id"], [])
+        first = mine[0] if mine else None
+        oven_rows.append({
+            "id": o["id"], "name": o["name"], "host": o["host"], "pid": o["pid"], "state": o["state"],
+            "heartbeat_age": round(max(0.0, now - o["heartbeat_at"]), 3),
+            "buckets": owned.get(o["id"], []) if o["state"] == "alive" else [],
+            "current_order": first["id"] if first else None,
+            "current_recipe": first["recipe"] if first else None,
+            "progress": first["progress"] if first else None,
+            "cooking": [c["id"] for c in mine],
+            "cooked": o["cooked"], "joined_at": o["joined_at"], "died_at": o["died_at"],
+        })
+    return {
+        "database": ctx.store.label,
+        "now": now,
+        "orders": {"queued": submitted - done - burnt - len(cooking), "cooking": len(cooking), "done": done,
+                   "burnt": burnt, "submitted": submitted},
+        "ovens": oven_rows,
+        "buckets": [{"bucket": b["bucket"], "oven_id": b["oven_id"], "oven": names.get(b["oven_id"]),
+                     "prev_oven": names.get(b["prev_oven_id"]), "generation": b["generation"],
+                     "moved_at": b["moved_at"]} for b in buckets],
+        "bucket_count": ctx.buckets,
+        "ring_generation": generation,
+        "ledger": {"completions": done, "duplicate_submissions": dups, "refused_completions": refused},
+        "requeued": requeued,
+        "retried": retried,
+        "heartbeat_timeout": ctx.settings.heartbeat_timeout,
+    }
+
+
+def ticket(cur: Any, ctx: Ctx, number: int) -> dict[str, Any]:
+    cur.execute(ctx.st.ticket, (number,))
+    row = cur.fetchone()
+    if row is None:
+        raise UnknownTicket(f"no order with ticket {number}")
+    (order_id, state, recipe, customer, key, priority, bucket, attempt, fence, oven_id, progress, payload, result,
+     error, created_at, run_at, finished_at) = row
+    oven = None
+    if oven_id is not None:
+        cur.execute(ctx.st.oven_name, (oven_id,))
+        found = cur.fetchone()
+        oven = found[0] if found else None
+    return {
+        "ticket": order_id, "state": state, "recipe": recipe, "customer": customer, "key": key,
+        "priority": priority, "bucket": bucket, "attempts": attempt, "fence": fence, "oven": oven,
+        "progress": progress, "payload": loads_payload(payload), "result": _json(result), "error": error,
+        "created_at": created_at, "run_at": run_at, "finished_at": finished_at,
+    }
+
+
+def ledger(cur: Any, ctx: Ctx, limit: int) -> list[dict[str, Any]]:
+    """Most recent accepted completions, newest first."""
+    cur.execute(ctx.st.ledger_rows, (limit,))
+    return [dict(zip(("id", "order_id", "oven_id", "oven_name", "fence", "at"), r)) for r in cur.fetchall()]
+
+
+def refusals(cur: Any, ctx: Ctx, limit: int) -> list[dict[str, Any]]:
+    """Most recent refused (late or zombie) completions, newest first."""
+    cur.execute(ctx.st.refusal_rows, (limit,))
+    out = []
+    for r in cur.fetchall():
+        row = dict(zip(("id", "order_id", "oven_id", "oven_name", "fence", "at", "reason", "code",
+                        "current_fence", "order_state"), r))
+        row["reason"] = refusal_text(row["code"], row["fence"], row["current_fence"], row["order_state"],
+                                     row["reason"])
+        out.append(row)
+    return out
+
+
+def _event(r: tuple) -> dict[str, Any]:
+    row = dict(zip(("id", "at", "kind", "oven_name", "order_id", "detail", "data"), r))
+    data = _json(row.pop("data"))
+    row["detail"] = event_text(row["kind"], row["oven_name"], row["order_id"], data, row["detail"])
+    return row
+
+
+def events(cur: Any, ctx: Ctx, after: int, limit: int) -> list[dict[str, Any]]:
+    """Events newer than ``after`` (an event id), oldest first, at most ``limit`` of the newest."""
+    cur.execute(ctx.st.events_after, (after, limit))
+    return [_event(r) for r in reversed(cur.fetchall())]
+
+
+def last_event(cur: Any, ctx: Ctx, kind: str) -> dict[str, Any] | None:
+    cur.execute(ctx.st.last_event_of_kind, (kind,))
+    row = cur.fetchone()
+    return _event(row) if row else None
+
+
+def recent_orders(cur: Any, ctx: Ctx, limit: int) -> list[dict[str, Any]]:
+    """The newest orders with their state, newest first."""
+    cur.execute(ctx.st.recent_orders, (limit,))
+    keys = ("id", "recipe", "customer", "state", "attempt", "bucket", "progress", "priority", "error")
+    return [dict(zip(keys, r)) for r in cur.fetchall()]
+
+
+def burnt(cur: Any, ctx: Ctx, limit: int) -> list[dict[str, Any]]:
+    """Dead-lettered orders, oldest first."""
+    cur.execute(ctx.st.burnt_orders, (limit,))
+    return [dict(zip(("id", "recipe", "customer", "attempt", "error", "finished_at"), r)) for r in cur.fetchall()]
+
+
+def completion_times(cur: Any, ctx: Ctx, limit: int) -> list[float]:
+    """The ledger's newest completion times, newest first (the TUI's throughput sparkline)."""
+    cur.execute(ctx.st.ledger_times, (limit,))
+    return [float(r[0]) for r in cur.fetchall()]

@@ -1,0 +1,85 @@
+"""The reaper's transactions: declare silent ovens dead, take back their orders and expired leases, move
+only their buckets; and the dead-letter shelf's requeue by hand.
+
+Safe to run from many processes at once: every change is conditional, so each dead oven and each expired
+lease is handled by exactly one reaper.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from kitchen.core.events import EventKind, ReapReport, TakeBack
+
+from .context import Ctx
+from .rebalance import rebalance_in
+
+REAPED_ERROR = "its oven died or its lease ran out on the last allowed attempt"
+
+
+def needs_reaping(cur: Any, ctx: Ctx, now: float, cutoff: float) -> bool:
+    """A cheap read: is there anything for ``reap`` to do?"""
+    st = ctx.st
+    for statement, params in ((st.any_silent, (cutoff,)), (st.any_expired, (now,)), (st.any_stranded, ())):
+        cur.execute(statement, params)
+        if cur.fetchone():
+            return True
+    cur.execute(st.orphan_buckets)
+    orphans = cur.fetchone()[0]
+    cur.execute(st.alive_count)
+    return bool(orphans and cur.fetchone()[0])
+
+
+def reap(cur: Any, ctx: Ctx, now: float, cutoff: float) -> ReapReport:
+    st, report = ctx.st, ReapReport()
+    take_back = {"max_attempts": ctx.settings.max_attempts, "now": now, "error": REAPED_ERROR}
+    cur.execute(st.declare_dead, (now, cutoff))
+    dead = [(int(i), n) for i, n in cur.fetchall()]
+    for oven_id, name in dead:
+        report.dead.append(name)
+        ctx.record(cur, now, EventKind.DEAD, name, None, timeout=ctx.settings.heartbeat_timeout)
+        cur.execute(st.requeue_oven, {**take_back, "oven": oven_id})
+        _taken_back(cur, ctx, now, name, cur.fetchall(), report, TakeBack.OVEN_DIED)
+    cur.execute(st.expire_leases, take_back)
+    _taken_back(cur, ctx, now, None, cur.fetchall(), report, TakeBack.LEASE_EXPIRED)
+    # On PostgreSQL a claim can commit after requeue_oven read its snapshot (or after a leave released
+    # orders) but before the oven's death or departure committed: sweep such orders now, not at lease end.
+    cur.execute(st.requeue_stranded, take_back)
+    _taken_back(cur, ctx, now, None, cur.fetchall(), report, TakeBack.OVEN_GONE)
+    report.moved = rebalance_in(cur, ctx, now)
+    if report.requeued:
+        ctx.notify(cur)
+    return report
+
+
+def _taken_back(cur: Any, ctx: Ctx, now: float, oven: str | None, rows: list, report: ReapReport,
+                why: TakeBack) -> None:
+    st = ctx.st
+    for order_id, state, bucket in rows:
+        if state == "burnt":
+            report.burnt.append(int(order_id))
+            cur.execute(st.tally_burnt, (1, bucket))
+            ctx.record(cur, now, EventKind.BURNT, oven, int(order_id), why=why.value)
+        else:
+            report.requeued.append(int(order_id))
+            cur.execute(st.tally_requeued, (1, bucket))
+            ctx.record(cur, now, EventKind.REQUEUE, oven, int(order_id), why=why.value)
+
+
+def requeue_burnt(cur: Any, ctx: Ctx, tickets: Iterable[int], every: bool, now: float) -> list[int]:
+    """Burnt orders back in the queue with fresh attempts; returns those moved."""
+    ids = list(tickets)
+    if every:
+        cur.execute(ctx.st.all_burnt)
+        ids += [int(r[0]) for r in cur.fetchall()]
+    moved = []
+    for order_id in dict.fromkeys(ids):
+        cur.execute(ctx.st.requeue_burnt, (now, order_id))
+        row = cur.fetchone()
+        if row is not None:
+            moved.append(order_id)
+            cur.execute(ctx.st.tally_burnt, (-1, row[0]))
+            ctx.record(cur, now, EventKind.REQUEUE, None, order_id, why=TakeBack.BY_HAND.value)
+    if moved:
+        ctx.notify(cur)
+    return moved

@@ -1,0 +1,77 @@
+"""The order taker's transaction: insert orders (dedup by key), tally them, wake the ovens."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from kitchen.core.errors import BadOrder
+from kitchen.core.hashing import bucket_for
+from kitchen.core.orders import NewOrder, Ticket, validate
+
+from .context import Ctx
+
+ORDER_FIELDS = frozenset({"recipe", "payload", "customer", "key", "priority", "delay"})
+
+
+def prepare_many(specs: Iterable[Mapping[str, Any]], payload_limit: int) -> list[NewOrder]:
+    """Check every order first: one bad order refuses the whole batch before anything is written."""
+    prepared = []
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, Mapping):
+            raise BadOrder(f"order {i}: expected a mapping with at least 'recipe'")
+        if not spec.keys() <= ORDER_FIELDS:
+            unknown = set(spec) - ORDER_FIELDS
+            raise BadOrder(f"order {i}: unknown field {sorted(unknown)[0]!r}")
+        try:
+            prepared.append(validate(spec.get("recipe"), spec.get("payload"), customer=spec.get("customer"),
+                                     key=spec.get("key"), priority=spec.get("priority", 0),
+                                     delay=spec.get("delay", 0.0), payload_limit=payload_limit))
+        except BadOrder as exc:
+            raise BadOrder(f"order {i}: {exc}") from None
+    return prepared
+
+
+def insert_many(cur: Any, ctx: Ctx, orders: list[NewOrder], now: float) -> list[Ticket]:
+    """Keyless orders go in bulk; a keyed one is inserted or, if its key is taken, answered with the first
+    order's ticket (``duplicate=True``)."""
+    st, buckets = ctx.st, ctx.buckets
+    tickets: list[Ticket] = []
+    new_per_bucket: dict[int, int] = {}
+    dup_per_bucket: dict[int, int] = {}
+    plain: list[tuple] = []
+    for o in orders:
+        bucket = bucket_for(o.routing, buckets)
+        if o.key is None:
+            plain.append((o.recipe, o.customer, o.payload_json, o.priority, bucket, now + o.delay, now))
+            new_per_bucket[bucket] = new_per_bucket.get(bucket, 0) + 1
+            continue
+        if plain:
+            tickets += _insert_plain(cur, ctx, plain)
+            plain = []
+        cur.execute(st.insert_order, {"key": o.key, "recipe": o.recipe, "customer": o.customer,
+                                      "payload": o.payload_json, "priority": o.priority, "bucket": bucket,
+                                      "run_at": now + o.delay, "now": now})
+        row = cur.fetchone()
+        if row is not None:
+            tickets.append(Ticket(int(row[0]), bucket, False))
+            new_per_bucket[bucket] = new_per_bucket.get(bucket, 0) + 1
+        else:
+            cur.execute(st.find_key, (o.key,))
+            number, first_bucket = cur.fetchone()
+            tickets.append(Ticket(int(number), int(first_bucket), True))
+            dup_per_bucket[first_bucket] = dup_per_bucket.get(first_bucket, 0) + 1
+    if plain:
+        tickets += _insert_plain(cur, ctx, plain)
+    if new_per_bucket:
+        ctx.notify(cur)
+    for bucket in sorted(set(new_per_bucket) | set(dup_per_bucket)):
+        cur.execute(st.tally_submit, (new_per_bucket.get(bucket, 0), dup_per_bucket.get(bucket, 0), bucket))
+    return tickets
+
+
+def _insert_plain(cur: Any, ctx: Ctx, rows: list[tuple]) -> list[Ticket]:
+    if len(rows) == 1:
+        cur.execute(ctx.st.insert_plain_returning, rows[0])
+        return [Ticket(int(cur.fetchone()[0]), rows[0][4], False)]
+    ids = ctx.store.dialect.bulk_insert(cur, ctx.st.insert_plain, rows)
+    return [Ticket(order_id, row[4], False) for order_id, row in zip(ids, rows)]

@@ -1,0 +1,154 @@
+"""The one seam between kitchen and a database engine: everything that differs lives behind ``Dialect``.
+
+A dialect owns connection set-up, the text of each statement that differs from the shared SQL, how to
+wake and wait for idle ovens, the clock that judges leases, how driver errors are classified (by code),
+and bulk insert. Nothing outside ``kitchen.store`` asks which dialect it is talking to.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Callable
+
+import peewee
+
+from .url import Target
+
+if TYPE_CHECKING:
+    from .sql import Statements
+    from .store import Store
+
+_NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+class Conflict(Exception):
+    """A compare-and-set lost a race inside a transaction; the store retries the whole transaction."""
+
+
+class ErrorKind(Enum):
+    """What a driver error means for the caller: retry it, or tell a person one line."""
+
+    BUSY = "busy"                   # lock contention, deadlock, serialization: retry the transaction
+    DISCONNECTED = "disconnected"   # the connection broke: reconnect and retry
+    READONLY = "readonly"
+    FULL = "full"
+    CORRUPT = "corrupt"
+    IO = "io"
+    OPEN = "open"                   # the file cannot be opened or created
+    REFUSED = "refused"             # the server said no (role, password, database): retrying cannot help
+    OTHER = "other"
+
+
+class ChangeWaiter(ABC):
+    """How an idle oven waits: returns when the queue may have changed, or after the timeout."""
+
+    @abstractmethod
+    def wait(self, timeout: float, interrupted: Callable[[], bool]) -> None: ...
+
+    def close(self) -> None:
+        """Release whatever the waiter holds (a LISTEN connection)."""
+
+
+class Dialect(ABC):
+    """One database engine's side of the store."""
+
+    name: str
+    begin_write: str
+    begin_read: str
+    retry_floor: float  # seconds a busy or unreachable database is retried at least
+    shares_database: bool  # may kitchen's tables live beside an application's? (a SQLite file must be ours)
+    v1_tables: tuple[str, ...]  # the first release's DDL (ddl_v1.py); later versions are migrations
+
+    def __init__(self, target: Target, durability: str, busy_timeout: float) -> None:
+        self.target = target
+        self.durability = durability
+        self.busy_timeout = busy_timeout
+
+    # -- connections ------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def open_database(self) -> peewee.Database:
+        """The peewee database object (connections are per thread)."""
+
+    def after_connect(self, db: peewee.Database) -> None:
+        """Set-up that needs a live connection (SQLite: WAL and the write gate)."""
+
+    def after_fork(self) -> None:
+        """Forget inherited handles (the write gate's file description)."""
+
+    def acquire_write(self, timeout: float) -> bool:
+        """Take a cross-process write gate, if this dialect has one; False if it stayed held."""
+        return True
+
+    def release_write(self) -> None:
+        """Release what ``acquire_write`` took."""
+
+    # -- SQL ------------------------------------------------------------------------------------------------
+
+    def compile(self, text: str) -> str:
+        """Shared SQL uses ``?`` and ``:name`` markers; each driver has its own."""
+        return text
+
+    @abstractmethod
+    def statements(self) -> "Statements":
+        """Every statement compiled for this engine, with this engine's own text where it differs."""
+
+    @abstractmethod
+    def tables(self, cur: Any) -> set[str]:
+        """Names of the tables kitchen can see (its schema only)."""
+
+    def lock_schema(self, cur: Any) -> None:
+        """Serialise schema creation and upgrades across processes inside a write transaction."""
+
+    def check_target(self, store: "Store") -> None:
+        """Refuse a target that cannot hold tables (PostgreSQL: a missing schema)."""
+
+    @abstractmethod
+    def bulk_insert(self, cur: Any, sql: str, rows: list[tuple]) -> list[int]:
+        """Insert keyless orders in one round trip where possible; returns their ids in row order."""
+
+    # -- change notification, clock ---------------------------------------------------------------------------
+
+    def notify(self, cur: Any) -> None:
+        """Tell idle ovens the queue changed (delivered at commit). SQLite ovens watch data_version instead."""
+
+    @abstractmethod
+    def waiter(self, store: "Store") -> ChangeWaiter: ...
+
+    def server_clock(self, store: "Store") -> Callable[[], float] | None:
+        """A clock shared by every host, if the engine has one (PostgreSQL's); None: the local clock."""
+        return None
+
+    # -- errors --------------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def classify(self, exc: BaseException) -> ErrorKind: ...
+
+    def explain(self, kind: ErrorKind, exc: BaseException) -> str | None:
+        """A dialect-specific one-line message for ``kind``, or None for the store's generic one."""
+        return None
+
+
+def named_to_pyformat(text: str) -> str:
+    """``?`` -> ``%s`` and ``:name`` -> ``%(name)s``: shared SQL in a driver's paramstyle."""
+    return _NAMED.sub(r"%(\1)s", text.replace("?", "%s"))
+
+
+def driver_error(exc: BaseException) -> BaseException:
+    """The driver's own exception behind a peewee wrapper (peewee re-raises with the original as its first argument)."""
+    for _ in range(5):
+        if not isinstance(exc, peewee.PeeweeException):
+            break
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        inner = inner or exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__

@@ -1,0 +1,188 @@
+"""PostgreSQL: row locks with SKIP LOCKED, LISTEN/NOTIFY wake-ups, the server's clock, SQLSTATE codes.
+
+Errors are classified by SQLSTATE. libpq's own connection failures carry no SQLSTATE: only those fall back
+to psycopg's exception class and the server's FATAL text.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+import peewee
+
+from kitchen.core.errors import DatabaseError, SchemaError
+
+from .ddl_v1 import POSTGRES_TABLES
+from .dialect import ChangeWaiter, Dialect, ErrorKind, driver_error, first_line, named_to_pyformat
+from .sql import ORDER_COLUMNS, Statements
+
+if TYPE_CHECKING:
+    from .store import Store
+
+CHANNEL = "kitchen_orders"
+SCHEMA_LOCK = 7355608  # pg_advisory_xact_lock key: one process creates or upgrades the schema at a time
+log = logging.getLogger("kitchen.store")
+
+# Where PostgreSQL's SQL differs from the shared text in sql.py, the whole statement is written here.
+POSTGRES_TEXT = {
+    "claim": (
+        "UPDATE orders SET state = 'cooking', oven_id = :oven, lease_until = :lease_until, started_at = :now,"
+        " attempt = attempt + 1, fence = fence + 1, progress = 0, finished_at = NULL"
+        " WHERE id IN (SELECT id FROM orders WHERE state = 'queued' AND run_at <= :now"
+        " AND (SELECT b.oven_id FROM buckets b WHERE b.bucket = orders.bucket) = :oven"
+        " AND EXISTS (SELECT 1 FROM ovens WHERE id = :oven AND state = 'alive')"
+        " ORDER BY priority DESC, id LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        f" RETURNING {ORDER_COLUMNS}"),
+    "ring_generation": "SELECT value FROM kitchen_meta WHERE key = 'ring_generation' FOR UPDATE",
+    "move_bucket": (
+        "UPDATE buckets SET oven_id = :after, prev_oven_id = :before, generation = :generation, moved_at = :now"
+        " WHERE bucket = :bucket AND oven_id IS NOT DISTINCT FROM :before"),
+}
+
+_BUSY = {"40P01", "40001", "55P03", "55006"}          # deadlock, serialization, lock not available, in use
+_REFUSED = {"28000", "28P01", "3D000", "42501"}       # no such role / bad password / no database / no privilege
+_DISCONNECTED = {"57P01", "57P02", "57P03", "53300"}  # terminated, crash shutdown, starting up, too many clients
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    begin_write = "BEGIN"
+    begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    retry_floor = 30.0  # a server restart takes seconds: established ovens ride it out
+    shares_database = True
+    v1_tables = POSTGRES_TABLES
+
+    def open_database(self) -> peewee.Database:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise DatabaseError("PostgreSQL needs the driver: pip install 'kitchen-queue[postgres]'") from None
+        params: dict[str, Any] = {"connect_timeout": 5}
+        if self.target.schema:
+            params["options"] = f"-c search_path={self.target.schema}"
+        return peewee.PostgresqlDatabase(self.target.location, prefer_psycopg3=True, **params)
+
+    def compile(self, text: str) -> str:
+        return named_to_pyformat(text)
+
+    def statements(self) -> Statements:
+        return Statements.build(self.compile, POSTGRES_TEXT)
+
+    def tables(self, cur: Any) -> set[str]:
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+        return {r[0] for r in cur.fetchall()}
+
+    def lock_schema(self, cur: Any) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+
+    def check_target(self, store: "Store") -> None:
+        def current(cur: Any) -> Any:
+            cur.execute("SELECT current_schema()")
+            return cur.fetchone()[0]
+
+        if store.read(current) is None:  # else CREATE TABLE fails with "no schema has been selected to create in"
+            name = self.target.schema or "on the search_path"
+            raise SchemaError(f"{store.label}: schema {name} does not exist; create it first")
+
+    def bulk_insert(self, cur: Any, sql: str, rows: list[tuple]) -> list[int]:
+        """psycopg pipelines executemany; ``returning=True`` keeps each row's id, in row order."""
+        cur.executemany(sql + " RETURNING id", rows, returning=True)
+        ids: list[int] = []
+        while True:
+            ids.append(int(cur.fetchone()[0]))
+            if not cur.nextset():
+                return ids
+
+    def notify(self, cur: Any) -> None:
+        cur.execute(f"SELECT pg_notify('{CHANNEL}', '')")
+
+    def waiter(self, store: "Store") -> ChangeWaiter:
+        return ListenWaiter(self.target)
+
+    def server_clock(self, store: "Store") -> Callable[[], float]:
+        def fetch(cur: Any) -> float:
+            cur.execute("SELECT extract(epoch FROM clock_timestamp())")
+            return float(cur.fetchone()[0])
+
+        return lambda: store.read(fetch)
+
+    def classify(self, exc: BaseException) -> ErrorKind:
+        exc = driver_error(exc)
+        state = getattr(exc, "sqlstate", None)
+        if state:
+            if state in _BUSY:
+                return ErrorKind.BUSY
+            if state in _REFUSED:
+                return ErrorKind.REFUSED
+            if state in _DISCONNECTED or state.startswith("08"):
+                return ErrorKind.DISCONNECTED
+            if state == "25006":
+                return ErrorKind.READONLY
+            if state in ("53100", "53200"):
+                return ErrorKind.FULL
+            if state.startswith("XX"):
+                return ErrorKind.CORRUPT
+            return ErrorKind.OTHER
+        try:
+            import psycopg
+        except ImportError:
+            return ErrorKind.OTHER
+        if isinstance(exc, psycopg.OperationalError):
+            text = str(exc).lower()
+            if "fatal" in text and ("does not exist" in text or "authentication failed" in text):
+                return ErrorKind.REFUSED
+            return ErrorKind.DISCONNECTED
+        if isinstance(exc, psycopg.InterfaceError):  # "the connection is closed"
+            return ErrorKind.DISCONNECTED
+        return ErrorKind.OTHER
+
+    def explain(self, kind: ErrorKind, exc: BaseException) -> str | None:
+        if kind is ErrorKind.REFUSED:
+            return f"cannot open database {self.target.label}: {first_line(driver_error(exc))}"
+        return None
+
+
+class ListenWaiter(ChangeWaiter):
+    """LISTEN on the channel every submit, requeue and bucket move NOTIFYs at commit, so ovens on other
+    machines wake at once; if the listening connection drops, poll until it is back."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+        self._listener: Any = None
+
+    def wait(self, timeout: float, interrupted: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + timeout
+        while not interrupted() and time.monotonic() < deadline:
+            conn = self._listen()
+            if conn is None:
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+                continue
+            try:
+                for _ in conn.notifies(timeout=min(0.05, max(0.001, deadline - time.monotonic())), stop_after=1):
+                    return
+            except Exception as exc:
+                log.warning("LISTEN connection lost (%s); polling until it is back", first_line(exc))
+                self.close()
+
+    def _listen(self) -> Any:
+        if self._listener is None:
+            import psycopg
+
+            options = f"-c search_path={self._target.schema}" if self._target.schema else None
+            try:
+                self._listener = psycopg.connect(self._target.location, autocommit=True, connect_timeout=5,
+                                                 **({"options": options} if options else {}))
+                self._listener.execute(f"LISTEN {CHANNEL}")
+            except Exception:
+                self._listener = None
+        return self._listener
+
+    def close(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except Exception:
+                pass
+            self._listener = None

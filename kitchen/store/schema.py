@@ -1,0 +1,116 @@
+"""Create the schema on first use, upgrade older ones in place, refuse newer or foreign databases.
+
+A new database is made at version 1 (the tables of ``ddl_v1.py``, exactly as the first release made them)
+and then upgraded like any old one, so every upgrade path is the one fresh databases take too. Upgrades
+run in one write transaction under the dialect's schema lock and re-read the version inside it: two
+processes opening an old database at once upgrade it once.
+
+To change the schema: append a ``Migration`` (plain SQL per step; a dialect's own text where it differs),
+bump nothing else — ``SCHEMA_VERSION`` is the last migration's number — and add an upgrade test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from kitchen.core.errors import SchemaError
+
+from .dialect import Dialect
+from .ddl_v1 import INDEXES, create_v1
+from .store import Store
+
+MAX_BUCKETS = 4096
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step up: ``version`` is the schema version after it runs."""
+
+    version: int
+    what: str
+    up: Callable[[Any, Dialect], None]
+
+
+def _v2_typed_events(cur: Any, dialect: Dialect) -> None:
+    """Events carry their facts as JSON (``data``) and refusals a reason code: prose is made by the faces.
+
+    Old refusals keep their prose in ``reason``; their code is derived from it once, here.
+    """
+    cur.execute("ALTER TABLE events ADD COLUMN data TEXT")
+    cur.execute("ALTER TABLE refusals ADD COLUMN code TEXT")
+    cur.execute("ALTER TABLE refusals ADD COLUMN current_fence INTEGER")
+    cur.execute("ALTER TABLE refusals ADD COLUMN order_state TEXT")
+    cur.execute(
+        "UPDATE refusals SET code = CASE"
+        " WHEN reason LIKE '%re-cooked%' THEN 'recooking'"
+        " WHEN reason LIKE '%already done%' THEN 'already_done'"
+        " WHEN reason = 'no such order' THEN 'no_such_order'"
+        " ELSE 'taken_back' END")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "typed events and refusal codes", _v2_typed_events),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
+
+
+def ensure_schema(store: Store, buckets: int, now: float) -> int:
+    """Create or upgrade the tables if needed; return the database's fixed bucket count."""
+    dialect = store.dialect
+    dialect.check_target(store)
+    if "kitchen_meta" not in store.read(dialect.tables):
+        store.write(_create, dialect, buckets, now)
+    meta = _checked_meta(store, store.read(_meta))
+    if meta["schema_version"] < SCHEMA_VERSION:
+        store.write(_upgrade, store)
+    return meta["buckets"]
+
+
+def _meta(cur: Any) -> dict[str, str]:
+    cur.execute("SELECT key, value FROM kitchen_meta")
+    return {str(k): str(v) for k, v in cur.fetchall()}
+
+
+def _checked_meta(store: Store, meta: dict[str, str]) -> dict[str, int]:
+    """Whole numbers in range, or one SchemaError line: a tampered table must not route orders anywhere."""
+    where = store.label
+    out: dict[str, int] = {}
+    for key in ("schema_version", "buckets", "ring_generation"):
+        if key not in meta:
+            raise SchemaError(f"{where} has an incomplete kitchen schema (kitchen_meta has no {key})")
+        try:
+            out[key] = int(meta[key])
+        except ValueError:
+            raise SchemaError(f"{where}: kitchen_meta {key} is {meta[key][:40]!r}, not a whole number") from None
+    if out["schema_version"] > SCHEMA_VERSION:
+        raise SchemaError(f"{where} has schema version {out['schema_version']}, newer than this kitchen's "
+                          f"{SCHEMA_VERSION}; upgrade kitchen-queue")
+    if out["schema_version"] < 1:
+        raise SchemaError(f"{where} has an incomplete kitchen schema (version {out['schema_version']})")
+    if not 1 <= out["buckets"] <= MAX_BUCKETS:
+        raise SchemaError(f"{where}: kitchen_meta buckets is {out['buckets']}, outside 1..{MAX_BUCKETS}")
+    return out
+
+
+def _create(cur: Any, dialect: Dialect, buckets: int, now: float) -> None:
+    dialect.lock_schema(cur)
+    existing = dialect.tables(cur)
+    if "kitchen_meta" in existing:
+        return
+    if existing - {"sqlite_sequence"} and not dialect.shares_database:
+        raise SchemaError(f"{dialect.target.label} already holds other tables; it is not a kitchen database")
+    create_v1(cur, dialect.v1_tables, dialect.compile, buckets, now)
+
+
+def _upgrade(cur: Any, store: Store) -> None:
+    dialect = store.dialect
+    dialect.lock_schema(cur)
+    version = _checked_meta(store, _meta(cur))["schema_version"]
+    for step in MIGRATIONS:
+        if step.version > version:
+            step.up(cur, dialect)
+            version = step.version
+    cur.execute(dialect.compile("UPDATE kitchen_meta SET value = ? WHERE key = 'schema_version'"), (str(version),))
+    for statement in INDEXES:
+        cur.execute(statement)

@@ -1,0 +1,173 @@
+"""SQLite: one file, WAL, a cross-process write gate, and ``PRAGMA data_version`` to notice commits.
+
+Errors are classified by SQLite's result code (``sqlite3.Error.sqlite_errorcode``), never by message text.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import peewee
+
+from kitchen.core.errors import DatabaseError
+
+from .dialect import ChangeWaiter, Conflict, Dialect, ErrorKind, driver_error, first_line
+from .ddl_v1 import SQLITE_TABLES
+from .gate import WriteGate
+from .sql import Statements
+
+if TYPE_CHECKING:
+    from .store import Store
+
+# Primary result codes (https://sqlite.org/rescode.html); the extended code's low byte is the primary one.
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR = 5, 6, 8, 10
+SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 11, 13, 14, 26
+_BY_CODE = {
+    SQLITE_BUSY: ErrorKind.BUSY, SQLITE_LOCKED: ErrorKind.BUSY, SQLITE_READONLY: ErrorKind.READONLY,
+    SQLITE_IOERR: ErrorKind.IO, SQLITE_CORRUPT: ErrorKind.CORRUPT, SQLITE_FULL: ErrorKind.FULL,
+    SQLITE_CANTOPEN: ErrorKind.OPEN, SQLITE_NOTADB: ErrorKind.CORRUPT,
+}
+WAIT_STEP = 0.004  # seconds between data_version looks: microseconds each, far below 2% of a core idle
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+    begin_write = "BEGIN IMMEDIATE"
+    begin_read = "BEGIN"
+    retry_floor = 1.0
+    shares_database = False
+    v1_tables = SQLITE_TABLES
+
+    def __init__(self, target: Any, durability: str, busy_timeout: float) -> None:
+        super().__init__(target, durability, busy_timeout)
+        self._gate: WriteGate | None = None
+
+    def open_database(self) -> peewee.Database:
+        path = Path(self.target.location)
+        if path.is_dir():
+            raise DatabaseError(f"cannot open database {path}: it is a directory")
+        if not path.parent.is_dir():
+            raise DatabaseError(f"cannot open database {path}: directory {path.parent} does not exist")
+        if not path.exists():
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError as exc:
+                raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
+        pragmas = {  # journal_mode is set once, in after_connect(): only on a database that is ours
+            "synchronous": 2 if self.durability == "full" else 1,
+            "busy_timeout": int(self.busy_timeout * 1000),
+            "temp_store": "memory",
+            "cache_size": -16000,
+            "mmap_size": 1 << 30,
+        }
+        return peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=self.busy_timeout)
+
+    def after_connect(self, db: peewee.Database) -> None:
+        """Switch the file to WAL (it stays WAL for every later connection) and open the write gate, but only
+        when it is empty or already a kitchen: another program's database (or a file that is none) is refused
+        by the schema check unchanged, with no <db>-lock left beside it."""
+        conn = db.connection()
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables or "kitchen_meta" in tables:
+            conn.execute("PRAGMA journal_mode = wal")
+            if self._gate is None:
+                self._gate = WriteGate(self.target.location)
+
+    def after_fork(self) -> None:
+        if self._gate is not None:
+            self._gate.forget()
+            self._gate = WriteGate(self.target.location)
+
+    def acquire_write(self, timeout: float) -> bool:
+        return self._gate is None or self._gate.acquire(timeout)
+
+    def release_write(self) -> None:
+        if self._gate is not None:
+            self._gate.release()
+
+    def statements(self) -> Statements:
+        return Statements.build(lambda text: text, {})
+
+    def tables(self, cur: Any) -> set[str]:
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {r[0] for r in cur.fetchall()}
+
+    def bulk_insert(self, cur: Any, sql: str, rows: list[tuple]) -> list[int]:
+        """Under our write lock new rowids are max(id)+1, +2, ...: checked, not assumed (else the caller's
+        transaction is retried)."""
+        cur.execute("SELECT max(id) FROM orders")
+        first = (cur.fetchone()[0] or 0) + 1
+        cur.executemany(sql, rows)
+        cur.execute("SELECT max(id) FROM orders")
+        if cur.fetchone()[0] != first + len(rows) - 1:
+            raise Conflict("order ids were not contiguous")
+        return list(range(first, first + len(rows)))
+
+    def waiter(self, store: "Store") -> ChangeWaiter:
+        return DataVersionWaiter(store)
+
+    def classify(self, exc: BaseException) -> ErrorKind:
+        exc = driver_error(exc)
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None:
+            return _BY_CODE.get(code & 0xFF, ErrorKind.OTHER)
+        if isinstance(exc, peewee.OperationalError) and "unable to open" in str(exc):
+            return ErrorKind.OPEN  # peewee's own wrapper of a failed connect carries no code
+        return ErrorKind.OTHER
+
+    def explain(self, kind: ErrorKind, exc: BaseException) -> str | None:
+        where = self.target.label
+        if kind is ErrorKind.IO:
+            # SQLite reports a disk that is already full when it opens (no room for <db>-shm) as an I/O error.
+            try:
+                fs = os.statvfs(Path(self.target.location).resolve().parent)
+                if fs.f_bavail * fs.f_frsize < 1 << 20:
+                    return f"disk full: no room beside {where} for its -wal and -shm files; nothing was written"
+            except OSError:
+                pass
+            return None
+        if kind is ErrorKind.OPEN:
+            folder = Path(self.target.location).parent
+            if folder.is_dir() and not os.access(folder, os.W_OK):
+                return (f"cannot open database {where}: directory {folder} is read-only (SQLite needs to create"
+                        f" {Path(where).name}-wal and -shm beside it); nothing was written")
+        if kind is ErrorKind.CORRUPT:
+            return f"{where} is not a kitchen database or is corrupt ({first_line(exc)})"
+        return None
+
+    @staticmethod
+    def reset(conn: sqlite3.Connection) -> None:
+        """After a busy error, leave any half-open transaction so the retry starts clean."""
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+
+class DataVersionWaiter(ChangeWaiter):
+    """Polls ``PRAGMA data_version``: it changes when another connection commits."""
+
+    def __init__(self, store: "Store") -> None:
+        self._store = store
+
+    def _version(self) -> int:
+        try:
+            return int(self._store.connection().execute("PRAGMA data_version").fetchone()[0])
+        except Exception:
+            return -1
+
+    def wait(self, timeout: float, interrupted: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + timeout
+        start = self._version()
+        if start == -1:
+            time.sleep(WAIT_STEP)
+            return
+        while not interrupted() and time.monotonic() < deadline:
+            time.sleep(WAIT_STEP)
+            if self._version() != start:
+                return

@@ -1,0 +1,172 @@
+"""The store: short transactions with bounded retry over one dialect, and one-line errors.
+
+Transaction bodies are plain functions ``fn(cursor, *args)`` (they live in ``kitchen.protocol``); the
+store runs them in ``write`` (one writer at a time) or ``read`` (one consistent snapshot) and retries what
+is safe to retry: lock contention, a lost compare-and-set, a dropped connection.
+
+Hot-path statements run on the driver's own cursor: sqlite3 keeps compiled statements in its
+per-connection cache and psycopg prepares repeated ones on the server, so constant SQL strings are
+prepared once per connection, not rebuilt per call.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from typing import Any, Callable, TypeVar
+
+import peewee
+
+from kitchen.core.errors import DatabaseBusy, DatabaseError, KitchenError
+
+from .dialect import ChangeWaiter, Conflict, Dialect, ErrorKind, first_line
+from .postgres import PostgresDialect
+from .sql import Statements
+from .sqlite import SqliteDialect
+from .url import Target, parse_url
+
+T = TypeVar("T")
+OPEN_RECONNECT = 1.0  # seconds an unreachable server is retried at open time (see Store.connect)
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [sqlite3.Error, peewee.PeeweeException]
+    try:
+        import psycopg
+
+        errors.append(psycopg.Error)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+DRIVER_ERRORS = _driver_errors()
+DIALECTS: dict[str, type[Dialect]] = {"sqlite": SqliteDialect, "postgresql": PostgresDialect}
+
+
+class Store:
+    """One database through one dialect: transactions, retry, and the compiled statements."""
+
+    def __init__(self, url: str, durability: str = "normal", busy_timeout: float = 5.0) -> None:
+        self.target: Target = parse_url(url)
+        self.dialect: Dialect = DIALECTS[self.target.dialect](self.target, durability, busy_timeout)
+        self.retry_for = max(busy_timeout, self.dialect.retry_floor)
+        self.db = self.dialect.open_database()
+        self.st: Statements = self.dialect.statements()
+        self._begin_write = self.dialect.begin_write
+        self._begin_read = self.dialect.begin_read
+
+    @property
+    def label(self) -> str:
+        """The database's name for messages: never a password."""
+        return self.target.label
+
+    def connect(self) -> None:
+        """Open this thread's connection now, so a bad path or server is reported at open time.
+
+        An unreachable server is retried only briefly here: one that refuses the very first connection is
+        down or misnamed, and a person (or a supervisor restarting an oven) should hear so in a second, not
+        after the long reconnect window that protects established connections across a server restart.
+        """
+        self._retrying(self.db.connection, unreachable_for=OPEN_RECONNECT)
+        self._retrying(lambda: self.dialect.after_connect(self.db))
+
+    def connection(self) -> Any:
+        """This thread's driver connection (for a dialect's waiter)."""
+        return self.db.connection()
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        except Exception:
+            self.db.dispose()
+
+    def after_fork(self) -> None:
+        """Forget connections (and the write gate's file) inherited from a parent; never reuse them in a child."""
+        self.db.dispose()
+        self.dialect.after_fork()
+
+    def waiter(self) -> ChangeWaiter:
+        return self.dialect.waiter(self)
+
+    # -- transactions ------------------------------------------------------------------------------------
+
+    def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(cursor, *args)`` in one write transaction; retried whole on lock contention."""
+        return self._retrying(lambda: self._gated(fn, args))
+
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(cursor, *args)`` in one consistent read snapshot."""
+        return self._retrying(lambda: self._tx(self._begin_read, fn, args))
+
+    def _gated(self, fn: Callable[..., T], args: tuple) -> T:
+        if not self.dialect.acquire_write(self.retry_for):
+            raise Conflict("another writer held the write gate too long")
+        try:
+            return self._tx(self._begin_write, fn, args)
+        finally:
+            self.dialect.release_write()
+
+    def _tx(self, begin: str, fn: Callable[..., T], args: tuple) -> T:
+        cur = self.db.connection().cursor()
+        cur.execute(begin)
+        try:
+            result = fn(cur, *args)
+        except BaseException:
+            try:
+                cur.execute("ROLLBACK")
+            except Exception:
+                pass
+            raise
+        cur.execute("COMMIT")
+        return result
+
+    def _retrying(self, attempt: Callable[[], T], unreachable_for: float | None = None) -> T:
+        start = time.monotonic()
+        deadline = start + self.retry_for
+        delay = 0.002
+        while True:
+            try:
+                return attempt()
+            except KitchenError:
+                raise
+            except Conflict as exc:
+                kind, error = ErrorKind.BUSY, exc
+            except DRIVER_ERRORS as exc:
+                kind, error = self.dialect.classify(exc), exc
+                if kind is ErrorKind.DISCONNECTED:
+                    self.db.dispose()
+                elif kind is ErrorKind.BUSY and isinstance(self.dialect, SqliteDialect):
+                    SqliteDialect.reset(self.db.connection())
+                if kind not in (ErrorKind.BUSY, ErrorKind.DISCONNECTED):
+                    raise self.translate(exc) from None
+            now = time.monotonic()
+            if now >= deadline or (kind is ErrorKind.DISCONNECTED and unreachable_for is not None
+                                   and now - start >= unreachable_for):
+                raise self.translate(error) from None
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.25 if kind is ErrorKind.BUSY else 2.0)
+
+    def translate(self, exc: BaseException) -> KitchenError:
+        """One line a person can act on, naming the database."""
+        if isinstance(exc, KitchenError):
+            return exc
+        where = self.label
+        kind = ErrorKind.BUSY if isinstance(exc, Conflict) else self.dialect.classify(exc)
+        if kind is ErrorKind.BUSY:
+            return DatabaseBusy(f"database {where} stayed locked by another process for over {self.retry_for:g}s;"
+                                " nothing was written")
+        special = self.dialect.explain(kind, exc)
+        if special:
+            return DatabaseError(special)
+        messages = {
+            ErrorKind.READONLY: f"database {where} is read-only; nothing was written",
+            ErrorKind.FULL: f"disk full while writing {where}; the transaction was rolled back, nothing was written",
+            ErrorKind.CORRUPT: f"{where} is not a kitchen database or is corrupt ({first_line(exc)})",
+            ErrorKind.IO: f"I/O error on database {where} ({first_line(exc)}): check the disk and the file system",
+            ErrorKind.OPEN: f"cannot open database {where} (missing directory or no permission)",
+            ErrorKind.DISCONNECTED: f"cannot reach database {where}: {first_line(exc)}",
+            ErrorKind.REFUSED: f"cannot open database {where}: {first_line(exc)}",
+        }
+        return DatabaseError(messages.get(kind, f"database error on {where}: {first_line(exc)}"))
