@@ -48,10 +48,9 @@ def claim(cur: Any, ctx: Ctx, oven: Who, limit: int, now: float) -> list[Order]:
 def beat(cur: Any, ctx: Ctx, oven: Who, progress: int | None, order: Order | None, now: float) -> None:
     """Liveness, lease renewal, progress. OvenLost when this incarnation was declared dead."""
     st = ctx.st
-    cur.execute(st.oven_beat, (now, oven.id))
+    cur.execute(st.oven_beat, (now, oven.id))  # also renews the leases of every order it cooks
     if cur.rowcount != 1:
         raise OvenLost(f"{oven.name} (#{oven.id}) was declared dead or left; its orders were requeued")
-    cur.execute(st.renew_leases, (now + ctx.settings.lease, oven.id))
     if progress is not None and order is not None:
         cur.execute(st.progress, {"progress": progress, "id": order.id, "oven": oven.id, "fence": order.fence})
 
@@ -68,6 +67,8 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
     st = ctx.st
     accepted: list[bool] = []
     done_per_bucket: dict[int, int] = {}
+    if items:  # the oven row first (lock order), counting every item; refusals are taken off below
+        cur.execute(st.oven_cooked, (len(items), oven.id))
     for order, result in items:
         params = {"now": now, "result": result, "id": order.id, "oven": oven.id, "fence": order.fence,
                   "name": oven.name}
@@ -79,10 +80,11 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
         else:
             _refuse(cur, ctx, oven, order, now)
             accepted.append(False)
-    for bucket, n in done_per_bucket.items():
-        cur.execute(st.tally_done, (n, bucket))
-    if done_per_bucket:
-        cur.execute(st.oven_cooked, (sum(done_per_bucket.values()), oven.id))
+    for bucket in sorted(done_per_bucket):
+        cur.execute(st.tally_done, (done_per_bucket[bucket], bucket))
+    refused = len(items) - sum(done_per_bucket.values())
+    if refused:
+        cur.execute(st.oven_cooked, (-refused, oven.id))
     claimed = claim(cur, ctx, oven, claim_next, now) if claim_next else []
     return accepted, claimed
 
@@ -144,9 +146,10 @@ def release(cur: Any, ctx: Ctx, oven: Who, order: Order | None, now: float) -> i
 def leave(cur: Any, ctx: Ctx, oven: Who, now: float) -> None:
     """Release unfinished orders, leave the ring, hand buckets to the others."""
     st = ctx.st
+    cur.execute(st.oven_leave, (now, oven.id))
+    left = cur.rowcount == 1
     cur.execute(st.release_oven, (now, oven.id))
     released = len(cur.fetchall())
-    cur.execute(st.oven_leave, (now, oven.id))
-    if cur.rowcount == 1:
+    if left:
         ctx.record(cur, now, EventKind.LEAVE, oven.name, None, released=released)
         rebalance_in(cur, ctx, now)

@@ -20,7 +20,8 @@ REAPED_ERROR = "its oven died or its lease ran out on the last allowed attempt"
 def needs_reaping(cur: Any, ctx: Ctx, now: float, cutoff: float) -> bool:
     """A cheap read: is there anything for ``reap`` to do?"""
     st = ctx.st
-    for statement, params in ((st.any_silent, (cutoff,)), (st.any_expired, (now,)), (st.any_stranded, ())):
+    stale = now - ctx.settings.lease
+    for statement, params in ((st.any_silent, (cutoff,)), (st.any_expired, (now, stale)), (st.any_stranded, ())):
         cur.execute(statement, params)
         if cur.fetchone():
             return True
@@ -40,7 +41,7 @@ def reap(cur: Any, ctx: Ctx, now: float, cutoff: float) -> ReapReport:
         ctx.record(cur, now, EventKind.DEAD, name, None, timeout=ctx.settings.heartbeat_timeout)
         cur.execute(st.requeue_oven, {**take_back, "oven": oven_id})
         _taken_back(cur, ctx, now, name, cur.fetchall(), report, TakeBack.OVEN_DIED)
-    cur.execute(st.expire_leases, take_back)
+    cur.execute(st.expire_leases, {**take_back, "stale": now - ctx.settings.lease})
     _taken_back(cur, ctx, now, None, cur.fetchall(), report, TakeBack.LEASE_EXPIRED)
     # On PostgreSQL a claim can commit after requeue_oven read its snapshot (or after a leave released
     # orders) but before the oven's death or departure committed: sweep such orders now, not at lease end.
@@ -55,15 +56,22 @@ def reap(cur: Any, ctx: Ctx, now: float, cutoff: float) -> ReapReport:
 def _taken_back(cur: Any, ctx: Ctx, now: float, oven: str | None, rows: list, report: ReapReport,
                 why: TakeBack) -> None:
     st = ctx.st
-    for order_id, state, bucket in rows:
+    burnt: dict[int, int] = {}
+    requeued: dict[int, int] = {}
+    for order_id, state, bucket in sorted(rows):
         if state == "burnt":
             report.burnt.append(int(order_id))
-            cur.execute(st.tally_burnt, (1, bucket))
+            burnt[bucket] = burnt.get(bucket, 0) + 1
             ctx.record(cur, now, EventKind.BURNT, oven, int(order_id), why=why.value)
         else:
             report.requeued.append(int(order_id))
-            cur.execute(st.tally_requeued, (1, bucket))
+            requeued[bucket] = requeued.get(bucket, 0) + 1
             ctx.record(cur, now, EventKind.REQUEUE, oven, int(order_id), why=why.value)
+    for bucket in sorted(set(burnt) | set(requeued)):  # tally rows in bucket order (lock order)
+        if bucket in burnt:
+            cur.execute(st.tally_burnt, (burnt[bucket], bucket))
+        if bucket in requeued:
+            cur.execute(st.tally_requeued, (requeued[bucket], bucket))
 
 
 def requeue_burnt(cur: Any, ctx: Ctx, tickets: Iterable[int], every: bool, now: float) -> list[int]:

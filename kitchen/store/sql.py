@@ -3,6 +3,10 @@
 Conventions (where to add a statement: a constant here, a field on ``Statements``, its row mapping beside
 its column list):
 - Each order transition is one conditional UPDATE: the WHERE clause is the compare, the SET is the swap.
+- LOCK ORDER, kept by every write transaction so PostgreSQL never deadlocks: ovens rows, then orders rows,
+  then tally rows in bucket order, then kitchen_meta (the ring generation) and buckets; ledger, refusals and
+  events are only inserted; claims skip locked rows and never wait. A heartbeat touches its oven row and at
+  most the progress of one order (after it); leases are renewed by the oven row, not order by order.
 - State tests are literals (``state = 'queued'``), never parameters: SQLite only uses a partial index when
   the query's WHERE visibly implies the index's WHERE.
 - Parameters are ``?`` for statements of one to three values and ``:name`` beyond that; a dialect turns
@@ -71,7 +75,6 @@ CLAIM = (
     " ORDER BY priority DESC, id LIMIT :limit)"
     f" RETURNING {ORDER_COLUMNS}")
 OVEN_BEAT = "UPDATE ovens SET heartbeat_at = ? WHERE id = ? AND state = 'alive'"
-RENEW_LEASES = "UPDATE orders SET lease_until = ? WHERE oven_id = ? AND state = 'cooking'"
 PROGRESS = (
     "UPDATE orders SET progress = :progress"
     " WHERE id = :id AND oven_id = :oven AND fence = :fence AND state = 'cooking'")
@@ -81,7 +84,7 @@ COMPLETE = (
 LEDGER = (
     "INSERT INTO ledger (order_id, oven_id, oven_name, fence, at) VALUES (:id, :oven, :name, :fence, :now)"
     " ON CONFLICT (order_id) DO NOTHING")
-OVEN_COOKED = "UPDATE ovens SET cooked = cooked + ? WHERE id = ?"
+OVEN_COOKED = "UPDATE ovens SET cooked = cooked + ? WHERE id = ?"  # first in a completion: see LOCK ORDER
 ORDER_NOW = "SELECT state, oven_id, fence FROM orders WHERE id = ?"
 REFUSAL = (
     "INSERT INTO refusals (order_id, oven_id, oven_name, fence, at, reason, code, current_fence, order_state)"
@@ -109,14 +112,20 @@ EVENT = "INSERT INTO events (at, kind, oven_name, order_id, detail, data) VALUES
 DECLARE_DEAD = (
     "UPDATE ovens SET state = 'dead', died_at = ? WHERE state = 'alive' AND heartbeat_at < ? RETURNING id, name")
 REQUEUE_OVEN = _REQUEUE_SET + " WHERE oven_id = :oven AND state = 'cooking' RETURNING id, state, bucket"
+# A claim's lease runs from the claim and is renewed by its oven's heartbeat (never row by row): an order is
+# taken back once both its claim lease and its oven's last heartbeat are older than ``lease``.
 EXPIRE_LEASES = (
-    _REQUEUE_SET + " WHERE state = 'cooking' AND lease_until < :now RETURNING id, state, bucket")
+    _REQUEUE_SET + " WHERE state = 'cooking' AND lease_until < :now"
+    " AND EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.heartbeat_at < :stale)"
+    " RETURNING id, state, bucket")
 REQUEUE_STRANDED = (
     _REQUEUE_SET + " WHERE state = 'cooking'"
     " AND NOT EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.state = 'alive')"
     " RETURNING id, state, bucket")
 ANY_SILENT = "SELECT 1 FROM ovens WHERE state = 'alive' AND heartbeat_at < ? LIMIT 1"
-ANY_EXPIRED = "SELECT 1 FROM orders WHERE state = 'cooking' AND lease_until < ? LIMIT 1"
+ANY_EXPIRED = (
+    "SELECT 1 FROM orders WHERE state = 'cooking' AND lease_until < ?"
+    " AND EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.heartbeat_at < ?) LIMIT 1")
 ORPHAN_BUCKETS = (
     "SELECT count(*) FROM buckets b LEFT JOIN ovens o ON o.id = b.oven_id AND o.state = 'alive'"
     " WHERE o.id IS NULL")
@@ -194,7 +203,6 @@ class Statements:
     tally_retried: str
     claim: str
     oven_beat: str
-    renew_leases: str
     progress: str
     complete: str
     ledger: str
