@@ -126,6 +126,12 @@ class Dialect(ABC):
     @abstractmethod
     def classify(self, exc: BaseException) -> ErrorKind: ...
 
+    def error_code(self, exc: BaseException) -> str:
+        """The engine's own code for an error (SQLSTATE, SQLite's result name), for counting retries."""
+        inner = driver_error(exc)
+        code = getattr(inner, "sqlstate", None) or getattr(inner, "sqlite_errorname", None)
+        return str(code) if code else inner.__class__.__name__
+
     def explain(self, kind: ErrorKind, exc: BaseException) -> str | None:
         """A dialect-specific one-line message for ``kind``, or None for the store's generic one."""
         return None

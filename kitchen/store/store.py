@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
+from collections import Counter
 from typing import Any, Callable, TypeVar
 
 import peewee
@@ -56,6 +57,7 @@ class Store:
         self.st: Statements = self.dialect.statements()
         self._begin_write = self.dialect.begin_write
         self._begin_read = self.dialect.begin_read
+        self.retried: Counter[str] = Counter()  # retried errors by engine code (40P01: deadlock), this process
 
     @property
     def label(self) -> str:
@@ -133,8 +135,10 @@ class Store:
                 raise
             except Conflict as exc:
                 kind, error = ErrorKind.BUSY, exc
+                self.retried["conflict"] += 1
             except DRIVER_ERRORS as exc:
                 kind, error = self.dialect.classify(exc), exc
+                self.retried[self.dialect.error_code(exc)] += 1
                 if kind is ErrorKind.DISCONNECTED:
                     self.db.dispose()
                 elif kind is ErrorKind.BUSY and isinstance(self.dialect, SqliteDialect):
