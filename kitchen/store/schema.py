@@ -11,6 +11,7 @@ bump nothing else — ``SCHEMA_VERSION`` is the last migration's number — and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -32,21 +33,47 @@ class Migration:
     up: Callable[[Any, Dialect], None]
 
 
+# The first release's refusal sentences (oven.py's _refuse), read back into code, current fence and order state.
+_V1_REFUSALS = (
+    (re.compile(r"stale fence -?\d+: order is being re-cooked under fence (-?\d+)"), "recooking", "cooking"),
+    (re.compile(r"stale fence -?\d+: order already done \(fence (-?\d+)\)"), "already_done", "done"),
+    (re.compile(r"stale fence -?\d+: order was taken back \((\w+)\)"), "taken_back", None),
+    (re.compile(r"no such order"), "no_such_order", None),
+)
+
+
+def _v1_refusal(reason: str) -> tuple[str | None, int | None, str | None]:
+    """(code, current_fence, order_state) for a first-release refusal sentence; no code for text it never wrote."""
+    for pattern, code, state in _V1_REFUSALS:
+        found = pattern.fullmatch(reason)
+        if found is None:
+            continue
+        if code == "taken_back":
+            return code, None, found.group(1)
+        if code == "no_such_order":
+            return code, None, None
+        return code, int(found.group(1)), state
+    return None, None, None
+
+
 def _v2_typed_events(cur: Any, dialect: Dialect) -> None:
     """Events carry their facts as JSON (``data``) and refusals a reason code: prose is made by the faces.
 
-    Old refusals keep their prose in ``reason``; their code is derived from it once, here.
+    Old events keep their sentence in ``detail`` (``data`` stays NULL). Old refusals keep their prose in
+    ``reason``; their code, and the current fence and order state the sentence names, are read from it once,
+    here, so they render as the same sentence (a sentence the first release never wrote keeps no code and is
+    shown as it is).
     """
     cur.execute("ALTER TABLE events ADD COLUMN data TEXT")
     cur.execute("ALTER TABLE refusals ADD COLUMN code TEXT")
     cur.execute("ALTER TABLE refusals ADD COLUMN current_fence INTEGER")
     cur.execute("ALTER TABLE refusals ADD COLUMN order_state TEXT")
-    cur.execute(
-        "UPDATE refusals SET code = CASE"
-        " WHEN reason LIKE '%re-cooked%' THEN 'recooking'"
-        " WHEN reason LIKE '%already done%' THEN 'already_done'"
-        " WHEN reason = 'no such order' THEN 'no_such_order'"
-        " ELSE 'taken_back' END")
+    cur.execute("SELECT DISTINCT reason FROM refusals")
+    updates = [(*_v1_refusal(reason), reason) for (reason,) in cur.fetchall()]
+    updates = [u for u in updates if u[0] is not None]
+    if updates:
+        cur.executemany(dialect.compile("UPDATE refusals SET code = ?, current_fence = ?, order_state = ?"
+                                        " WHERE reason = ?"), updates)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
