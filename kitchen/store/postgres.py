@@ -59,9 +59,14 @@ class PostgresDialect(Dialect):
             import psycopg  # noqa: F401
         except ImportError:
             raise DatabaseError("PostgreSQL needs the driver: pip install 'kitchen-queue[postgres]'") from None
-        params: dict[str, Any] = {"connect_timeout": 5}
+        # Bitmap scans off for kitchen's own connections: on a table the planner has no statistics for yet
+        # (a new kitchen, before autovacuum's first ANALYZE) it picks a bitmap scan + sort of every queued
+        # order for the claim; with them off it walks orders_ready in order and stops at the first match.
+        # Every kitchen query is an indexed lookup or an ordered index walk, so nothing else needs them.
+        options = "-c enable_bitmapscan=off"
         if self.target.schema:
-            params["options"] = f"-c search_path={self.target.schema}"
+            options += f" -c search_path={self.target.schema}"
+        params: dict[str, Any] = {"connect_timeout": 5, "options": options}
         return peewee.PostgresqlDatabase(self.target.location, prefer_psycopg3=True, **params)
 
     def compile(self, text: str) -> str:
