@@ -12,10 +12,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -86,9 +87,18 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:.3g}"
 
 
+_TMP: Path | None = None
+
+
+def set_tmp(path: Path | None) -> None:
+    """Put the run's fresh database directories under ``path`` instead of bench/results/tmp (``--tmp``)."""
+    global _TMP
+    _TMP = Path(path) if path is not None else None
+
+
 def base_tmp() -> Path:
-    """Temp files live under bench/results/tmp: the same disk as /work (and git-ignored)."""
-    path = RESULTS / "tmp"
+    """Temp files live under bench/results/tmp (the same disk as the repository, git-ignored), or ``--tmp``."""
+    path = _TMP or RESULTS / "tmp"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -223,6 +233,55 @@ def percentile(values: list[float], p: float) -> float:
         return float("nan")
     k = max(1, math.ceil(p / 100 * len(s))) - 1
     return s[min(k, len(s) - 1)]
+
+
+# -- process and machine CPU / memory: psutil when installed (bench group), else Linux /proc -------------------
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported (peers and psutil live in the optional ``bench`` group)."""
+    from importlib.util import find_spec
+
+    return find_spec(module) is not None
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid``."""
+    try:
+        import psutil
+    except ImportError:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15 of proc(5))
+    return sum(psutil.Process(pid).cpu_times()[:2])
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of process ``pid`` (default: this one), in MiB."""
+    pid = os.getpid() if pid is None else pid
+    try:
+        import psutil
+    except ImportError:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (not idle, not waiting for I/O)."""
+    try:
+        import psutil
+    except ImportError:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal (guest time is already inside user and nice)
+        return (sum(ticks[:8]) - ticks[3] - ticks[4]) / _TICK
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
 
 
 def child_env() -> dict[str, str]:

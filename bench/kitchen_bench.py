@@ -14,7 +14,7 @@ from typing import Any
 
 from kitchen import Kitchen
 
-from .common import PY, checkpoint, child_env, copy_db, fresh_dir, percentile, verify_drain
+from .common import PY, checkpoint, child_env, copy_db, cpu_seconds, fresh_dir, percentile, rss_mb, verify_drain
 
 FILL_BATCH = 10_000
 
@@ -224,10 +224,8 @@ def latency_and_idle(samples: int, ovens: int, idle_seconds: float, durability: 
                      gap: tuple[float, float] = (0.01, 0.04)) -> dict[str, Any]:
     """Submit one order at a time to idle `kitchen run` ovens; time submit call -> recipe start.
 
-    Then leave the ovens idle and measure their CPU (psutil) over ``idle_seconds``.
+    Then leave the ovens idle and measure their CPU over ``idle_seconds``.
     """
-    import psutil
-
     with fresh_dir("latency") as d:
         db = d / "kitchen.db"
         ini = write_ini(d, durability=durability)
@@ -251,15 +249,14 @@ def latency_and_idle(samples: int, ovens: int, idle_seconds: float, durability: 
             lat_ms = [json.loads(r[0])["latency"] * 1000 for r in rows]
             assert len(lat_ms) == samples
             # idle: nothing queued; let the last wake-ups settle, then sample CPU
-            time.sleep(1.0)
-            ps = [psutil.Process(p.pid) for p in procs]
-            before = [sum(x.cpu_times()[:2]) for x in ps]
+            time.sleep(min(1.0, idle_seconds))
+            before = [cpu_seconds(p.pid) for p in procs]
             t0 = time.monotonic()
             time.sleep(idle_seconds)
             wall = time.monotonic() - t0
-            after = [sum(x.cpu_times()[:2]) for x in ps]
+            after = [cpu_seconds(p.pid) for p in procs]
             cpu = [100 * (a - b) / wall for a, b in zip(after, before)]
-            rss = [x.memory_info().rss / 2**20 for x in ps]
+            rss = [rss_mb(p.pid) for p in procs]
         finally:
             _stop(procs)
             k.close()

@@ -6,6 +6,7 @@ line on stdin; cook until the queue is empty (burst); print ``{"cooked": n, "t_l
 ``time.monotonic`` is system-wide on Linux, so the parent compares it with its own clock.
 
     python -m bench.oven_child --db PATH --durability normal --prefetch 32 --name oven-1 [--profile OUT]
+        [--count-tx] [--experiment gate-block]
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import sys
 import time
 
 from kitchen import Kitchen
-from kitchen.recipes import build_menu
-from kitchen.worker import Worker
+from kitchen.ovens.recipes import build_menu
+from kitchen.ovens.worker import Worker
 
 
 class GatedWorker(Worker):
@@ -53,12 +54,12 @@ class GatedWorker(Worker):
 
 
 def blocking_gate() -> None:
-    """Prototype, not kitchen's code: kitchen.gate.WriteGate waiting in a blocking flock() (the kernel wakes the
-    next writer the moment the holder unlocks) instead of polling with sleeps that grow to 2 ms.
-    Drops the gate's deadline (a SIGSTOPped holder would block writers until it is continued or killed)."""
+    """Prototype, not kitchen's code: kitchen.store.gate.WriteGate waiting in a blocking flock() (the kernel wakes
+    the next writer the moment the holder unlocks) instead of polling (every ~100 µs for 50 ms, then growing
+    sleeps). Drops the gate's deadline (a SIGSTOPped holder would block writers until it is continued or killed)."""
     import fcntl
 
-    from kitchen import gate
+    from kitchen.store import gate
 
     def acquire(self, timeout: float) -> bool:
         if not self._lock.acquire(timeout=max(timeout, 0.0)):
@@ -91,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     kitchen = Kitchen.open(args.db, durability=args.durability, prefetch=args.prefetch)
     counts = {"write": 0, "read": 0}
     if args.count_tx:
-        backend = kitchen.backend
-        write, read = backend.write, backend.read
+        store = kitchen.store  # the Store every facade of this kitchen shares: count at its door
+        write, read = store.write, store.read
 
         def counted_write(fn, *a):
             counts["write"] += 1
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             counts["read"] += 1
             return read(fn, *a)
 
-        backend.write, backend.read = counted_write, counted_read
+        store.write, store.read = counted_write, counted_read
     menu = build_menu(kitchen.settings.menu, 0.0, ["bench.recipes_bench"])
     worker = GatedWorker(kitchen, args.name, menu, burst=True, prefetch=args.prefetch)
     if args.profile:

@@ -12,9 +12,10 @@ its connection's effective ``PRAGMA synchronous``, read back after it opened, no
   WAL, synchronous left at SQLite's default (FULL).
 - litequeue ``LiteQueue``: ``put`` / ``pop`` / ``done``; it sets WAL + synchronous NORMAL itself.
 - floor: kitchen's own schema (partial index ``orders_ready``) and kitchen's own claim / complete / ledger SQL
-  text from ``kitchen.sql``, run through plain ``sqlite3`` with no engine around it. Per order: one claim
-  transaction and one complete (+ ledger row) transaction. Batched: 100 claimed in one transaction, 100
-  completed in one. Submit floor: kitchen's INSERT, one transaction per order.
+  text (the constants of ``kitchen.store.sql``), run through plain ``sqlite3`` with no engine around it. Per
+  order: one claim transaction and one complete (+ ledger row) transaction. Batched: 100 claimed in one
+  transaction, 100 completed in one. Submit floor: kitchen's INSERT for a keyless order
+  (``INSERT_PLAIN_RETURNING``), one transaction per order.
 """
 
 from __future__ import annotations
@@ -124,10 +125,11 @@ def litequeue(n: int) -> dict[str, Any]:
 
 
 def _floor_sql() -> dict[str, str]:
-    from kitchen.sql import TEXT
+    """kitchen's own statement text (SQLite dialect: the shared text as is) for the floor."""
+    from kitchen.store import sql
 
-    return {k: TEXT[k].replace("{skip_locked}", "").replace("{for_update}", "") for k in
-            ("claim", "complete", "ledger", "insert_order")}
+    return {"claim": sql.CLAIM, "complete": sql.COMPLETE, "ledger": sql.LEDGER,
+            "insert": sql.INSERT_PLAIN_RETURNING}
 
 
 def _floor_db(d: Path, n: int) -> tuple[Path, int]:
@@ -165,18 +167,18 @@ def floor_drain(n: int, sync: str, per_tx: int) -> float:
         while True:
             now = time.time()
             ex("BEGIN IMMEDIATE")
-            rows = ex(claim, (oven, now + 30, now, now, oven, oven, per_tx)).fetchall()
+            rows = ex(claim, {"oven": oven, "lease_until": now + 30, "now": now, "limit": per_tx}).fetchall()
             ex("COMMIT")
             if not rows:
                 break
-            for r in rows:
+            for r in rows:  # ORDER_COLUMNS: id, recipe, customer, payload, priority, bucket, attempt, fence, key
                 noop(r[3])
             now = time.time()
             ex("BEGIN IMMEDIATE")
             for r in rows:
-                c = ex(complete, (now, None, r[0], oven, r[7]))
-                if c.rowcount == 1:
-                    ex(ledger, (r[0], oven, "floor", r[7], now))
+                params = {"now": now, "result": None, "id": r[0], "oven": oven, "fence": r[7], "name": "floor"}
+                if ex(complete, params).rowcount == 1:
+                    ex(ledger, params)
                     done += 1
             ex("COMMIT")
         rate = n / (time.perf_counter() - t)
@@ -191,14 +193,15 @@ def floor_submit(n: int, sync: str) -> float:
     """kitchen's INSERT, one transaction per order, values prepared outside the timing."""
     from kitchen import Kitchen
 
-    insert = _floor_sql()["insert_order"]
+    insert = _floor_sql()["insert"]
     with fresh_dir("floor-submit") as d:
         db = d / "floor.db"
         Kitchen.open(str(db)).close()
         con = _connect(db, sync)
         ex = con.execute
         now = time.time()
-        rows = [(None, "noop", None, json.dumps({"i": i}), 0, i % 64, now, now) for i in range(n)]
+        # recipe, customer, payload, priority, bucket, run_at, created_at
+        rows = [("noop", None, json.dumps({"i": i}), 0, i % 64, now, now) for i in range(n)]
         t = time.perf_counter()
         for row in rows:
             ex("BEGIN IMMEDIATE")

@@ -40,8 +40,8 @@ def _oven(url: str, name: str, prefetch: int, go, done_q) -> None:
     import logging
 
     from kitchen import Kitchen
-    from kitchen.recipes import Menu, build_menu
-    from kitchen.worker import Worker
+    from kitchen.ovens.recipes import Menu, build_menu
+    from kitchen.ovens.worker import Worker
 
     logging.disable(logging.WARNING)
     k = Kitchen.open(url, prefetch=prefetch)
@@ -55,6 +55,12 @@ def _oven(url: str, name: str, prefetch: int, go, done_q) -> None:
             time.sleep(0.002)
     done_q.put((name, w.cooked))
     k.close()
+
+
+def _ledger_rows(cur) -> tuple[int, int]:
+    cur.execute("SELECT count(*), count(DISTINCT order_id) FROM ledger")
+    total, distinct = cur.fetchone()
+    return int(total), int(distinct)
 
 
 def kitchen_drain(n: int, ovens: int, prefetch: int) -> tuple[float, list[int]]:
@@ -84,7 +90,8 @@ def kitchen_drain(n: int, ovens: int, prefetch: int) -> tuple[float, list[int]]:
             p.join(timeout=30)
         s = k.status()
         assert s["ledger"]["completions"] == n and s["orders"]["queued"] == 0 and s["orders"]["cooking"] == 0, s
-        k.backend.read(lambda cur: cur.execute("SELECT count(*) FROM ledger"))
+        rows = k.store.read(_ledger_rows)
+        assert rows == (n, n), f"ledger rows (all, distinct orders) {rows}, expected {n}"
         k.close()
         return n / elapsed, per_oven
     finally:

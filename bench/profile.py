@@ -57,7 +57,7 @@ def drain_case(n: int, durability: str, prefetch: int, ovens: int, out: Path, li
     pdir.mkdir(parents=True, exist_ok=True)
     rate, extra = kb.drain(n, durability, prefetch, ovens, profile_dir=pdir, count_tx=True)
     lines = [f"== {name}: {rate:,.0f} orders/s under cProfile (slower than unprofiled)",
-             f"transactions (all threads: loop + heartbeat + reaper): "
+             "transactions (all threads: loop + heartbeat + reaper): "
              + ", ".join(f"oven {i + 1}: {t['write'] / (n / ovens):.3f} writes/order, {t['read']} reads"
                          for i, t in enumerate(extra["tx"]))]
     rate2, _ = kb.drain(n, durability, prefetch, ovens, strace_out=pdir / "strace")

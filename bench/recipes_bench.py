@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from kitchen.recipes import recipe
+from kitchen.ovens.recipes import recipe
 
 
 @recipe("bench_latency")

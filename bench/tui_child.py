@@ -1,6 +1,6 @@
 """A fresh process that opens a big kitchen and measures what a TUI refresh costs, then its own RSS.
 
---mode queries: ``Kitchen.status()`` + ``kitchen.status.recent_orders/ledger/events`` (the brief's query set),
+--mode queries: ``Kitchen.status()`` + ``Kitchen.recent_orders/ledger/events`` (the brief's query set),
     and, when the TUI's reader exists, ``kitchen.tui.reader.read_shop`` (the TUI's real refresh).
 --mode app: the TUI itself (``kitchen.tui.app.create_app``) headless via Textual's ``run_test`` for a few
     seconds of live refreshes; RSS of that process. Reported as unavailable when the TUI is not there yet.
@@ -15,25 +15,20 @@ import json
 import statistics
 import time
 
-import psutil
-
-
-def _rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
+from .common import rss_mb as _rss_mb
 
 
 def queries(db: str, refreshes: int) -> dict:
     from kitchen import Kitchen
-    from kitchen import status as shop
 
     out: dict = {}
     k = Kitchen.open(db)
 
     def cycle():
         k.status()
-        shop.recent_orders(k, 12)
-        shop.ledger(k, 12)
-        shop.events(k, after=0, limit=60)
+        k.recent_orders(12)
+        k.ledger(12)
+        k.events(after=0, limit=60)
 
     cycle()  # first read pays for opening and page cache: measured separately
     times = []
@@ -44,8 +39,8 @@ def queries(db: str, refreshes: int) -> dict:
     out["query_ms"] = statistics.median(times)
     out["query_ms_max"] = max(times)
     parts = {}
-    for name, fn in (("status", lambda: k.status()), ("recent_orders", lambda: shop.recent_orders(k, 12)),
-                     ("ledger", lambda: shop.ledger(k, 12)), ("events", lambda: shop.events(k, 0, 60))):
+    for name, fn in (("status", lambda: k.status()), ("recent_orders", lambda: k.recent_orders(12)),
+                     ("ledger", lambda: k.ledger(12)), ("events", lambda: k.events(0, 60))):
         ts = []
         for _ in range(max(5, refreshes // 4)):
             t = time.perf_counter()
