@@ -1,7 +1,8 @@
 """The benchmark: kitchen against huey, persist-queue, litequeue and the raw SQLite floor, in one run.
 
-    uv run --group dev --group bench python -m bench               # full run (~10-15 min on 2 cores)
+    uv run --group dev --group bench python -m bench               # full run (~5 min on 2 quiet cores)
     uv run --group dev --group bench python -m bench --quick       # smaller sizes (~2 min)
+    uv run --group dev --group bench python -m bench --smoke       # tiny sizes: does every workload run? (<1 min)
     python -m bench --only drain,peers,floor -n 20000 --repeats 5 --json out.json
 
 Prints Markdown tables (median of the runs, min-max), the kitchen/peer ratios (only where kitchen's
@@ -15,10 +16,11 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .common import RANK, RESULTS, ROOT, Figure, fmt, machine
+from .common import RANK, RESULTS, ROOT, Figure, fmt, installed, machine, machine_busy_seconds, set_tmp
 
 WORKLOADS = ("submit", "batch", "drain", "scaling", "peers", "floor", "latency", "recovery", "bigtable", "tui")
 
@@ -56,7 +58,7 @@ class Bench:
                 out = once(i)
                 other = _other_load(before, _busy())
                 attempts.append((other, out))
-                if other < self.args.quiet_below:
+                if other < self.args.quiet_below or attempt == self.args.retry_noisy:
                     break
                 self.log(f"  run {i + 1}: other processes used {other:.0f}% of the machine; measuring again")
             other, out = min(attempts, key=lambda a: a[0])
@@ -80,11 +82,11 @@ class Bench:
         --quiet-below (sampled over 0.3 s while this harness is idle)."""
         if self.args.wait_quiet <= 0:
             return 0.0
-        import psutil
-
         deadline = time.monotonic() + self.args.wait_quiet
         while True:
-            bg = psutil.cpu_percent(interval=0.3)
+            before = _busy()
+            time.sleep(0.3)
+            bg = _other_load(before, _busy())
             if bg < self.args.quiet_below or time.monotonic() >= deadline:
                 return bg
 
@@ -98,7 +100,8 @@ class Bench:
             f = self.fig(f"submit.kitchen.{dur}", f"submit one by one ({n:,})", "kitchen Kitchen.submit", dur,
                          "-", "-", "orders/s", n)
             self.log(f"submit one by one, kitchen, durability {dur}")
-            self.repeat({f.key: f}, self.args.repeats, lambda i: {f.key: kb.submit_one_by_one(n, dur)})
+            self.repeat({f.key: f}, self.args.repeats,
+                        lambda i, f=f, dur=dur: {f.key: kb.submit_one_by_one(n, dur)})
 
     def batch(self) -> None:
         from . import kitchen_bench as kb
@@ -108,7 +111,7 @@ class Bench:
             f = self.fig(f"batch.kitchen.{dur}", f"batch submit ({n:,}, {b:,}/call)", "kitchen Kitchen.submit_many",
                          dur, "-", "-", "orders/s", n)
             self.log(f"batch submit, kitchen, durability {dur}")
-            self.repeat({f.key: f}, self.args.repeats, lambda i: {f.key: kb.submit_batched(n, dur, b)})
+            self.repeat({f.key: f}, self.args.repeats, lambda i, f=f, dur=dur: {f.key: kb.submit_batched(n, dur, b)})
 
     def drain(self) -> None:
         from . import kitchen_bench as kb
@@ -164,12 +167,17 @@ class Bench:
 
         n = self.args.n
         specs = [
-            ("huey.default", "huey SqliteStorage (default)", lambda: peers.huey(n, None), "-"),
-            ("huey.nofsync", "huey SqliteStorage fsync=False", lambda: peers.huey(n, False), "-"),
-            ("persistqueue", "persist-queue SQLiteAckQueue", lambda: peers.persist_queue(n), "-"),
-            ("litequeue", "litequeue LiteQueue", lambda: peers.litequeue(n), "-"),
+            ("huey.default", "huey SqliteStorage (default)", lambda: peers.huey(n, None), "-", "huey"),
+            ("huey.nofsync", "huey SqliteStorage fsync=False", lambda: peers.huey(n, False), "-", "huey"),
+            ("persistqueue", "persist-queue SQLiteAckQueue", lambda: peers.persist_queue(n), "-", "persistqueue"),
+            ("litequeue", "litequeue LiteQueue", lambda: peers.litequeue(n), "-", "litequeue"),
         ]
-        for name, label, fn, pf in specs:
+        for name, label, fn, pf, module in specs:
+            if not installed(module):
+                self.log(f"peer {label}: skipped, {module} is not installed")
+                self.note_once(f"{module} is not installed: its rows were skipped (install the peers with "
+                               "`--group bench`)")
+                continue
             self.log(f"peer {label}")
             fs = self.fig(f"submit.{name}", f"submit one by one ({n:,})", label, "?", pf, "-", "orders/s", n)
             fd = self.fig(f"drain.{name}", f"drain ({n:,})", label + ", 1 consumer", "?", pf, 1, "orders/s", n)
@@ -190,12 +198,13 @@ class Bench:
                 key = f"drain.floor.{sync}.t{per_tx}"
                 f = self.fig(key, f"drain ({n:,})", f"raw sqlite3 floor, {per_tx}/tx", sync, per_tx, 1, "orders/s", n)
                 self.log(f"floor drain, synchronous {sync}, {per_tx} per transaction")
-                self.repeat({key: f}, self.args.repeats,
-                            lambda i, sync=sync, per_tx=per_tx, key=key: {key: peers.floor_drain(n, sync.upper(), per_tx)})
+                self.repeat({key: f}, self.args.repeats, lambda i, sync=sync, per_tx=per_tx, key=key:
+                            {key: peers.floor_drain(n, sync.upper(), per_tx)})
             key = f"submit.floor.{sync}"
             f = self.fig(key, f"submit one by one ({n:,})", "raw sqlite3 floor INSERT", sync, "-", "-", "orders/s", n)
             self.log(f"floor submit, synchronous {sync}")
-            self.repeat({key: f}, self.args.repeats, lambda i, sync=sync, key=key: {key: peers.floor_submit(n, sync.upper())})
+            self.repeat({key: f}, self.args.repeats,
+                        lambda i, sync=sync, key=key: {key: peers.floor_submit(n, sync.upper())})
 
     def latency(self) -> None:
         from . import kitchen_bench as kb
@@ -324,7 +333,8 @@ class Bench:
         out = []
         F = self.figures
         kitchen_drains = [f for k, f in F.items() if k.startswith("drain.kitchen.") and f.ovens == "1"]
-        peer_drains = [f for k, f in F.items() if k.startswith("drain.") and not k.startswith(("drain.kitchen.", "drain.cli."))]
+        peer_drains = [f for k, f in F.items()
+                       if k.startswith("drain.") and not k.startswith(("drain.kitchen.", "drain.cli."))]
         for kf in kitchen_drains:
             for pf in peer_drains:
                 if RANK.get(kf.durability, -1) < RANK.get(pf.durability, 9):
@@ -374,7 +384,8 @@ class Bench:
                               "shown": f"{r:.2f}x", "basis": _basis(F, k, peer),
                               "result": "info: " + ("would pass" if r >= want else "below")})
         ratio_target("drain, 1 oven, normal, prefetch 1 vs raw per-order floor (NORMAL)",
-                     "drain.kitchen.normal.p1.o1", "drain.floor.normal.t1", 0.5, _basis(F, "drain.kitchen.normal.p1.o1", "drain.floor.normal.t1"))
+                     "drain.kitchen.normal.p1.o1", "drain.floor.normal.t1", 0.5,
+                     _basis(F, "drain.kitchen.normal.p1.o1", "drain.floor.normal.t1"))
         ratio_target("submit one by one, normal vs raw floor INSERT (NORMAL)", "submit.kitchen.normal",
                      "submit.floor.normal", 0.7, _basis(F, "submit.kitchen.normal", "submit.floor.normal"))
         ratio_target("submit one by one, full vs raw floor INSERT (FULL)", "submit.kitchen.full",
@@ -413,9 +424,12 @@ class Bench:
                                         ("recovery", "recovery after SIGKILL (median)",
                                          a.heartbeat_timeout + a.reap_interval + 0.5, "s"),
                                         ("tui.app_rss", f"TUI app RSS with {a.big:,} finished orders", 150, "MB"),
-                                        ("tui.query_rss", f"refresh-queries process RSS with {a.big:,} finished orders", 150, "MB"),
-                                        ("tui.read_shop_ms", f"TUI refresh (read_shop) with {a.big:,} finished orders", 20, "ms"),
-                                        ("tui.query_ms", f"refresh queries (status+recent+ledger+events), {a.big:,} finished", 20, "ms")):
+                                        ("tui.query_rss", f"refresh-queries process RSS with {a.big:,} finished orders",
+                                         150, "MB"),
+                                        ("tui.read_shop_ms", f"TUI refresh (read_shop) with {a.big:,} finished orders",
+                                         20, "ms"),
+                                        ("tui.query_ms", "refresh queries (status+recent+ledger+events), "
+                                         f"{a.big:,} finished", 20, "ms")):
             if key in F:
                 v = F[key].median
                 strict = key == "idle.cpu"
@@ -441,8 +455,8 @@ class Bench:
             out += "\n".join(f"| {r['kitchen_label']} | {r['peer_label']} | {r['ratio']:.2f}x |" for r in ratios)
         if targets:
             out += "\n\nTargets (issue 5):\n\n| figure | target | measured | result |\n|---|---|---|---|\n"
-            out += "\n".join(f"| {t['figure']} | {t['target']} | {t['shown']}{(' — ' + t['basis']) if t['basis'] else ''}"
-                             f" | {t['result']} |" for t in targets)
+            out += "\n".join(f"| {t['figure']} | {t['target']} | {t['shown']}"
+                             f"{(' — ' + t['basis']) if t['basis'] else ''} | {t['result']} |" for t in targets)
         if self.notes:
             out += "\n\nNotes:\n" + "\n".join(f"- {n}" for n in self.notes)
         return out
@@ -456,12 +470,8 @@ def _busy() -> tuple[float, float, float]:
     """(machine busy CPU seconds, this process + waited children CPU seconds, monotonic time)."""
     import os
 
-    import psutil
-
-    t = psutil.cpu_times()
-    busy = sum(t) - t.idle - getattr(t, "iowait", 0.0)
     o = os.times()
-    return busy, o.user + o.system + o.children_user + o.children_system, time.monotonic()
+    return machine_busy_seconds(), o.user + o.system + o.children_user + o.children_system, time.monotonic()
 
 
 def _other_load(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
@@ -487,55 +497,79 @@ def _basis(F: dict[str, Figure], a: str, b: str) -> str:
     return f"{fmt(x.median, x.unit)} vs {fmt(y.median, y.unit)} {x.unit}"
 
 
+# Sizes per mode: (full, --quick, --smoke). An option given on the command line wins.
+SIZES: dict[str, tuple[Any, Any, Any]] = {
+    "n": (10_000, 3000, 200),
+    "repeats": (3, 3, 1),
+    "scaling_n": (2000, 600, 100),
+    "batch_n": (100_000, 20_000, 2000),
+    "big": (1_000_000, 100_000, 2000),
+    "latency_samples": (200, 60, 10),
+    "idle_seconds": (5.0, 2.0, 0.5),
+    "recovery_trials": (5, 3, 1),
+    "refreshes": (50, 50, 5),
+    "app_seconds": (3.0, 3.0, 1.0),
+    "retry_noisy": (2, 2, 0),
+}
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="small sizes for a quick look (~2 min); same workloads")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small sizes for a quick look (~2 min); same workloads")
+    mode.add_argument("--smoke", action="store_true",
+                      help="tiny sizes, one run each, no re-measuring of disturbed runs: checks that every workload "
+                           "runs (well under a minute; the figures mean nothing; tests/test_bench_smoke.py)")
     p.add_argument("--only", default=",".join(WORKLOADS),
                    help=f"comma-separated workloads (default all): {','.join(WORKLOADS)}")
-    p.add_argument("-n", type=int, help="orders per submit/drain run (default 10000; quick 3000)")
-    p.add_argument("--repeats", type=int, default=3, help="runs per figure (median, min-max; default 3)")
+    p.add_argument("-n", type=int, help="orders per submit/drain run (default 10000; quick 3000; smoke 200)")
+    p.add_argument("--repeats", type=int, help="runs per figure (median, min-max; default 3; smoke 1)")
     p.add_argument("--prefetch", type=int, default=32, help="the larger prefetch measured besides 1 (default 32)")
-    p.add_argument("--scaling-n", type=int, help="orders for the 1 ms-recipe drain (default 2000; quick 600)")
-    p.add_argument("--batch-n", type=int, help="orders for batch submit (default 100000; quick 20000)")
+    p.add_argument("--scaling-n", type=int,
+                   help="orders for the 1 ms-recipe drain (default 2000; quick 600; smoke 100)")
+    p.add_argument("--batch-n", type=int, help="orders for batch submit (default 100000; quick 20000; smoke 2000)")
     p.add_argument("--batch-size", type=int, default=1000, help="orders per submit_many call (default 1000)")
-    p.add_argument("--big", type=int, help="finished orders already in the table (default 1000000; quick 100000)")
-    p.add_argument("--latency-samples", type=int, help="orders timed submit->start (default 200; quick 60)")
-    p.add_argument("--idle-seconds", type=float, help="idle CPU sampling window (default 5; quick 2)")
-    p.add_argument("--recovery-trials", type=int, help="SIGKILLs (default 5; quick 3)")
+    p.add_argument("--big", type=int,
+                   help="finished orders already in the table (default 1000000; quick 100000; smoke 2000)")
+    p.add_argument("--latency-samples", type=int, help="orders timed submit->start (default 200; quick 60; smoke 10)")
+    p.add_argument("--idle-seconds", type=float, help="idle CPU sampling window (default 5; quick 2; smoke 0.5)")
+    p.add_argument("--recovery-trials", type=int, help="SIGKILLs (default 5; quick 3; smoke 1)")
     p.add_argument("--heartbeat-timeout", type=float, default=2.0)
     p.add_argument("--reap-interval", type=float, default=0.5)
     p.add_argument("--heartbeat-interval", type=float, default=0.5)
-    p.add_argument("--refreshes", type=int, default=50, help="TUI refresh cycles timed per run")
-    p.add_argument("--app-seconds", type=float, default=3.0, help="seconds the headless TUI app runs")
+    p.add_argument("--refreshes", type=int, help="TUI refresh cycles timed per run (default 50; smoke 5)")
+    p.add_argument("--app-seconds", type=float, help="seconds the headless TUI app runs (default 3; smoke 1)")
     p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                    help="before each run, wait up to this long for other load to drop below --quiet-below")
     p.add_argument("--quiet-below", type=float, default=15.0, metavar="PCT",
                    help="CPU %% of all cores used by other processes that still counts as quiet (default 15)")
-    p.add_argument("--retry-noisy", type=int, default=2, metavar="K",
-                   help="measure a run again (up to K times) when other processes disturbed it (default 2)")
-    p.add_argument("--json", metavar="PATH", help="write every figure here (default bench/results/latest.json)")
+    p.add_argument("--retry-noisy", type=int, metavar="K",
+                   help="measure a run again (up to K times) when other processes disturbed it (default 2; smoke 0)")
+    p.add_argument("--json", metavar="PATH",
+                   help="write every figure here (default bench/results/latest.json; smoke: bench/results/smoke.json)")
+    p.add_argument("--tmp", metavar="DIR", help="directory for the runs' fresh databases (default bench/results/tmp)")
     p.add_argument("--write-results", action="store_true", help="rewrite bench/RESULTS.md with this run")
     a = p.parse_args(argv)
-    q = a.quick
-    a.n = a.n or (3000 if q else 10_000)
-    a.batch_n = a.batch_n or (20_000 if q else 100_000)
-    a.scaling_n = a.scaling_n or (600 if q else 2000)
-    a.big = a.big if a.big is not None else (100_000 if q else 1_000_000)
-    a.latency_samples = a.latency_samples or (60 if q else 200)
-    a.idle_seconds = a.idle_seconds or (2.0 if q else 5.0)
-    a.recovery_trials = a.recovery_trials or (3 if q else 5)
+    column = 2 if a.smoke else 1 if a.quick else 0
+    for name, sizes in SIZES.items():
+        if getattr(a, name) is None:
+            setattr(a, name, sizes[column])
     a.only = [w.strip() for w in a.only.split(",") if w.strip()]
     unknown = set(a.only) - set(WORKLOADS)
     if unknown:
         p.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
     if a.repeats < 1:
         p.error("--repeats must be at least 1")
+    if a.smoke and a.write_results:
+        p.error("--write-results records a measurement; a --smoke run is not one")
     return a
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.tmp:
+        set_tmp(Path(args.tmp))
     bench = Bench(args)
     facts = machine()
     bench.log(f"machine: {facts['nproc']} x {facts['cpu']}, python {facts['python']}, sqlite {facts['sqlite']}")
@@ -546,7 +580,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if getattr(bench, "_big_dir", None) is not None:
             bench._big_dir.__exit__(None, None, None)
-    if bench.noisy:
+    if args.smoke:
+        bench.notes.append("smoke run: tiny sizes, one run per figure, disturbed runs not measured again; it shows "
+                           "that every workload runs, its figures and targets mean nothing")
+    if bench.noisy and not args.smoke:
         bench.notes.append(f"{bench.noisy} run(s) stayed disturbed by other processes (over {args.quiet_below:g}% "
                            f"of the machine) after {args.retry_noisy} retries (other_load_pct per run in the "
                            "JSON); treat those figures as noisy")
@@ -559,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
                "fixtures": getattr(bench, "fixture_info", None),
                "figures": [f.as_json() for f in bench.figures.values()], "ratios": ratios, "targets": targets,
                "notes": bench.notes}
-    path = Path(args.json) if args.json else RESULTS / "latest.json"
+    path = Path(args.json) if args.json else RESULTS / ("smoke.json" if args.smoke else "latest.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=1, default=str))
     bench.log(f"wrote {path} ({elapsed:.0f}s in all)")
@@ -580,7 +617,7 @@ def write_results_md(summary: dict[str, Any], text: str) -> None:
         f"- when: {m['when']}; wall time {summary['elapsed_s']:.0f} s; kitchen at commit {m['kitchen_commit']}",
         f"- machine: {m['nproc']} cores, {m['cpu']}, {m['memory']} RAM, disk {m['disk']}",
         f"- python {m['python']}, SQLite {m['sqlite']}, {m['platform']}",
-        f"- packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
+        "- packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
         f"- sizes: N = {cfg['n']:,} per submit/drain run, batch submit {cfg['batch_n']:,} in calls of "
         f"{cfg['batch_size']:,}, {cfg['big']:,} finished orders for the big table; {cfg['repeats']} runs per figure"
         f" (recovery: {cfg['recovery_trials']} kills); median and min–max",
