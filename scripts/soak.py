@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reliability"))
 
-from chaos import Plan, run_chaos  # noqa: E402
+from chaos import Plan, run_chaos
 
 
 def main(argv: list[str] | None = None) -> int:
