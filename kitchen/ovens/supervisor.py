@@ -41,7 +41,7 @@ class Supervisor:
         self.signals += 1
 
     def run(self) -> int:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         for name in self.names:
             self._spawn(name)

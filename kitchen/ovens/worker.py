@@ -1,6 +1,6 @@
 """The oven loop, like huey's consumer: ``tick()`` is one iteration that tests call directly, without threads.
 
-Signals only set flags. First SIGTERM/SIGINT drains (no new claims; the current order may finish within
+Signals only set flags. First SIGTERM/SIGINT/SIGHUP drains (no new claims; the current order may finish within
 ``grace`` seconds, else it is handed back); a second one stops now (like rq). A small watchdog thread turns
 flags into actions that a signal handler must not do itself (waking a recipe's wait, checking the parent).
 """
@@ -21,6 +21,8 @@ from kitchen.core.orders import Order
 from .recipes import Cooking, Interrupted, Menu
 
 log = logging.getLogger("kitchen.oven")
+HARD_STOP = 1.0  # seconds a recipe may ignore "stop now" before the oven hands its orders back and exits
+EXIT_HARD_STOP = 3
 
 
 class Worker:
@@ -42,6 +44,10 @@ class Worker:
         self.signals = 0
         self.lost = False
         self.drain_started: float | None = None
+        self.stopped_at: float | None = None
+        self.hard_stopped = False
+        self.finished = threading.Event()
+        self.exit_now = os._exit  # tests replace it to watch a hard stop without losing the test process
         self.cooked = 0
         self._waiter = kitchen.waiter()
 
@@ -56,9 +62,9 @@ class Worker:
     def draining(self) -> bool:
         return self.drain_started is not None
 
-    def drain(self, why: str) -> None:
+    def drain(self, why: str, now: float | None = None) -> None:
         if self.drain_started is None:
-            self.drain_started = time.monotonic()
+            self.drain_started = time.monotonic() if now is None else now
             log.info("%s draining (%s): no new orders; finishing the one in the oven", self.name, why)
 
     def shutdown(self) -> None:
@@ -173,19 +179,46 @@ class Worker:
         except KitchenError as exc:
             log.warning("%s heartbeat failed: %s", self.name, exc)
 
-    def watch(self) -> None:
-        """Watchdog step: signals -> drain/stop, parent gone -> drain, grace over -> stop."""
+    def watch(self, now: float | None = None) -> None:
+        """Watchdog step: signals -> drain/stop, parent gone -> drain, grace over -> stop, a recipe that
+        ignores the stop -> hand everything back and exit at once."""
+        now = time.monotonic() if now is None else now
         if self.signals >= 2 and not self.stop.is_set():
             log.info("%s stopping now (second signal): handing its order back", self.name)
-            self.stop.set()
+            self._stop_now(now)
         elif self.signals == 1:
-            self.drain("signal")
+            self.drain("signal", now)
         if self.parent_pid is not None and os.getppid() != self.parent_pid:
-            self.drain("parent process gone")
-        if (self.draining and not self.stop.is_set()
-                and time.monotonic() - self.drain_started > self.kitchen.settings.grace):
+            self.drain("parent process gone", now)
+        if (self.draining and not self.stop.is_set() and self.drain_started is not None
+                and now - self.drain_started > self.kitchen.settings.grace):
             log.info("%s grace period over: handing its order back", self.name)
-            self.stop.set()
+            self._stop_now(now)
+        if (self.stopped_at is not None and self.cooking is not None and now - self.stopped_at > HARD_STOP
+                and not self.hard_stopped):
+            self.hard_stop()
+
+    def _stop_now(self, now: float) -> None:
+        self.stopped_at = now
+        self.stop.set()
+
+    def hard_stop(self) -> None:
+        """The recipe did not return after the stop: commit what finished, hand the rest back, leave, exit.
+
+        Runs on the watchdog thread while the main thread is stuck inside the recipe (which never touches
+        ``pending``); the recipe's own half-done work is the same as after a kill.
+        """
+        self.hard_stopped = True
+        log.warning("%s: recipe ignored the stop for %gs; handing its orders back and exiting", self.name, HARD_STOP)
+        try:
+            if self.pending and self.oven is not None:
+                self.oven.complete_many(list(self.pending))
+            if self.oven is not None:
+                self.oven.leave()
+        except KitchenError as exc:
+            log.warning("%s could not leave cleanly: %s (the reaper will recover its work)", self.name, exc)
+        finally:
+            self.exit_now(EXIT_HARD_STOP)
 
     # -- the whole run -------------------------------------------------------------------------------------------
 
@@ -193,13 +226,13 @@ class Worker:
         self.signals += 1
 
     def queue_empty(self) -> bool:
-        orders = self.kitchen.status()["orders"]
-        return orders["queued"] == 0 and orders["cooking"] == 0
+        orders = self.kitchen.status().orders
+        return orders.queued == 0 and orders.cooking == 0
 
     def run(self, install_signals: bool = True) -> int:
         """Cook until drained, stopped, or (with burst) the queue is empty; returns the exit code."""
         if install_signals:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, self._on_signal)
         self.start()
         s = self.kitchen.settings
@@ -237,10 +270,10 @@ class Worker:
             scheduler.shutdown(wait=False)
             self.shutdown()
             self._waiter.close()
+            self.finished.set()
         return 0
 
     def _watch_loop(self) -> None:
-        while True:
+        """Until the main loop has finished: a recipe may still be running long after the stop was asked."""
+        while not self.finished.wait(0.05):
             self.watch()
-            if self.stop.wait(0.05):
-                return

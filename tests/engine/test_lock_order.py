@@ -105,7 +105,7 @@ def test_no_deadlock_under_every_transition_at_once(own_database) -> None:
         t.start()
     deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline and not stop.is_set():
-        if k.status()["orders"]["done"] >= ORDERS:
+        if k.status().orders.done >= ORDERS:
             break
         time.sleep(0.05)
     stop.set()

@@ -32,3 +32,12 @@ def flaky(ctx):
     if ctx.attempt < int(ctx.payload.get("succeed_on", 2)):
         raise RuntimeError(f"flaked on attempt {ctx.attempt}")
     return {"attempt": ctx.attempt}
+
+
+@recipe("stubborn")
+def stubborn(ctx):
+    """Ignores every stop: blocks without ever calling ctx.wait (an uncooperative recipe)."""
+    import time
+
+    time.sleep(float(ctx.payload.get("seconds", 1e9)))
+    return {"pid": os.getpid()}

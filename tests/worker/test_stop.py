@@ -1,0 +1,138 @@
+"""A stop that always works: a recipe that ignores "stop now" cannot keep its oven (or its order)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import pytest
+
+from kitchen import FrozenClock, Kitchen
+from kitchen.ovens.recipes import Menu
+from kitchen.ovens.worker import EXIT_HARD_STOP, HARD_STOP, Worker
+from procshop import Shop, wait_for
+
+
+@pytest.fixture
+def kitchen(tmp_path):
+    k = Kitchen.open(str(tmp_path / "k.db"), clock=FrozenClock(), grace=2.0)
+    yield k
+    k.close()
+
+
+def test_a_recipe_ignoring_the_stop_is_handed_back_and_the_oven_exits(kitchen: Kitchen) -> None:
+    release = threading.Event()
+    menu = Menu()
+    menu.register("stubborn", lambda ctx: release.wait(30))
+    t = kitchen.submit("stubborn")
+    worker = Worker(kitchen, "oven-1", menu)
+    exits: list[int] = []
+    worker.exit_now = exits.append
+    cooking = threading.Thread(target=worker.tick)
+    cooking.start()
+    try:
+        wait_for(lambda: worker.cooking is not None, 10, "the recipe to start")
+        start = time.monotonic()
+        worker.signals = 2
+        worker.watch(start)
+        assert worker.stop.is_set() and not exits, "stop now is asked first"
+        worker.watch(start + HARD_STOP / 2)
+        assert not exits, "the recipe gets HARD_STOP seconds to notice"
+        worker.watch(start + HARD_STOP + 0.1)
+        assert exits == [EXIT_HARD_STOP]
+        info = kitchen.ticket(t.number)
+        assert info.state == "queued" and info.attempts == 0, "handed back without using an attempt"
+        assert kitchen.status().ovens[0].state == "left"
+    finally:
+        release.set()
+        cooking.join(10)
+
+
+def test_grace_over_then_hard_stop(kitchen: Kitchen) -> None:
+    release = threading.Event()
+    menu = Menu()
+    menu.register("stubborn", lambda ctx: release.wait(30))
+    kitchen.submit("stubborn")
+    worker = Worker(kitchen, "oven-1", menu)
+    exits: list[int] = []
+    worker.exit_now = exits.append
+    cooking = threading.Thread(target=worker.tick)
+    cooking.start()
+    try:
+        wait_for(lambda: worker.cooking is not None, 10, "the recipe to start")
+        worker.signals = 1
+        worker.watch(100.0)
+        assert worker.draining and not worker.stop.is_set()
+        worker.watch(100.0 + 2.5)  # grace (2 s) is over: stop now
+        assert worker.stop.is_set() and not exits
+        worker.watch(100.0 + 2.5 + HARD_STOP + 0.1)
+        assert exits == [EXIT_HARD_STOP]
+    finally:
+        release.set()
+        cooking.join(10)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_two_signals_stop_an_oven_process_whose_recipe_never_returns(tmp_path, sig) -> None:
+    shop = Shop(tmp_path)
+    try:
+        t = shop.kitchen.submit("stubborn")
+        proc = shop.oven("oven-1")
+        wait_for(lambda: shop.kitchen.ticket(t.number).state == "cooking", 20, "the order to be cooking")
+        proc.send_signal(sig)
+        wait_for(lambda: shop.oven_row("oven-1") and True, 5, "oven row")
+        proc.send_signal(sig)
+        assert proc.wait(timeout=15) == EXIT_HARD_STOP
+        info = shop.kitchen.ticket(t.number)
+        assert info.state == "queued" and info.attempts == 0
+        assert shop.oven_row("oven-1").state == "left"
+    finally:
+        shop.close()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1].startswith("Z")  # a zombie has exited
+    except FileNotFoundError:
+        return True
+
+
+def test_killing_the_supervisor_leaves_no_oven_even_with_stubborn_recipes(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    shop = Shop(tmp_path, grace=1)
+    tickets = [shop.kitchen.submit("stubborn", customer=f"c{i}") for i in range(2)]
+    supervisor = subprocess.Popen([sys.executable, "-m", "kitchen", "--config", str(shop.ini), "--db", shop.db, "run",
+                                   "--ovens", "2", "--recipes", "kitchen_test_recipes"], env=shop.env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: all(shop.kitchen.ticket(t.number).state == "cooking" for t in tickets), 20,
+                 "both orders cooking")
+        pids = [o.pid for o in shop.status().ovens if o.state == "alive"]
+        assert len(pids) == 2
+        supervisor.kill()
+        supervisor.wait(10)
+        wait_for(lambda: all(_gone(p) for p in pids), 1 + HARD_STOP + 10, "every oven to exit")
+        assert all(shop.kitchen.ticket(t.number).state == "queued" for t in tickets)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+        shop.close()
+
+
+def test_no_password_on_an_oven_command_line(tmp_path, backend_url: str, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("a SQLite path has no password")
+    url = backend_url.replace("postgresql://postgres@", "postgresql://postgres:sekret-word@")
+    shop = Shop(tmp_path, url)
+    try:
+        proc = shop.oven("oven-1")
+        wait_for(lambda: shop.alive("oven-1"), 20, "the oven to join")
+        with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+            argv = f.read().decode()
+        assert "sekret-word" not in argv and "postgresql://" not in argv
+    finally:
+        shop.close()
