@@ -4,19 +4,44 @@ default and for machines with ``--json`` (one object per line for orders, one do
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import sys
 import time
+from enum import Enum
 from typing import Any
 
+from kitchen.core import words
 from kitchen.core.config import Settings
+from kitchen.core.views import OvenView, RefusalRow, Snapshot
 from kitchen.protocol import Kitchen
 
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, sort_keys=True, default=str))
+
+
+def _plain(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {k: v.value if isinstance(v, Enum) else v for k, v in pairs}
+
+
+def _as_json(view: Any) -> dict[str, Any]:
+    """A read view as a JSON object: its fields as keys, enums as their values."""
+    return dataclasses.asdict(view, dict_factory=_plain)
+
+
+def _reason(row: RefusalRow) -> str:
+    return words.refusal(row.code, row.fence, row.current_fence, row.order_state, row.legacy_reason)
+
+
+def _refusal_json(row: RefusalRow) -> dict[str, Any]:
+    """A refused completion as ``kitchen ledger --json`` has always shown it: its code and its reason."""
+    out = _as_json(row)
+    del out["legacy_reason"]
+    out["reason"] = _reason(row)
+    return out
 
 
 class _JsonFormatter(logging.Formatter):
@@ -82,53 +107,56 @@ def order(args: argparse.Namespace, kitchen: Kitchen) -> int:
 def ticket(args: argparse.Namespace, kitchen: Kitchen) -> int:
     info = kitchen.ticket(args.number)
     if args.json:
-        _print_json(info)
+        _print_json(_as_json(info))
         return 0
-    line = f"ticket {info['ticket']}: {info['state']} ({info['recipe']}), attempts {info['attempts']}"
-    if info["oven"]:
-        line += f", oven {info['oven']}"
-    if info["state"] == "cooking":
-        line += f", {info['progress']}% baked"
+    line = f"ticket {info.ticket}: {info.state} ({info.recipe}), attempts {info.attempts}"
+    if info.oven:
+        line += f", oven {info.oven}"
+    if info.state == "cooking":
+        line += f", {info.progress}% baked"
     print(line)
-    if info["result"] is not None:
-        print(f"  result: {json.dumps(info['result'])}")
-    if info["error"]:
-        print(f"  error: {info['error']}")
+    if info.result is not None:
+        print(f"  result: {json.dumps(info.result)}")
+    if info.error:
+        print(f"  error: {info.error}")
     return 0
 
 
-def _oven_rows(snap: dict[str, Any]) -> list[dict[str, Any]]:
-    return snap["ovens"]
+STATUS_JSON_KEYS = ("database", "orders", "ovens", "ledger", "bucket_count", "ring_generation", "requeued", "retried")
 
 
 def status(args: argparse.Namespace, kitchen: Kitchen) -> int:
     snap = kitchen.status()
     if args.json:
-        _print_json({k: snap[k] for k in ("database", "orders", "ovens", "ledger", "bucket_count",
-                                          "ring_generation", "requeued", "retried")})
+        whole = _as_json(snap)
+        _print_json({k: whole[k] for k in STATUS_JSON_KEYS})
         return 0
-    o, led = snap["orders"], snap["ledger"]
-    print(f"kitchen at {snap['database']}")
-    print(f"orders: {o['queued']} queued, {o['cooking']} cooking, {o['done']} done, {o['burnt']} burnt")
-    print(f"ledger: {led['completions']} completions, {led['duplicate_submissions']} duplicate submissions "
-          f"absorbed, {led['refused_completions']} late completions refused")
+    o, led = snap.orders, snap.ledger
+    print(f"kitchen at {snap.database}")
+    print(f"orders: {o.queued} queued, {o.cooking} cooking, {o.done} done, {o.burnt} burnt")
+    print(f"ledger: {led.completions} completions, {led.duplicate_submissions} duplicate submissions "
+          f"absorbed, {led.refused_completions} late completions refused")
     _print_ovens(snap)
     return 0
 
 
-def _print_ovens(snap: dict[str, Any]) -> None:
-    alive = [v for v in snap["ovens"] if v["state"] == "alive"]
-    print(f"ovens: {len(alive)} alive, ring generation {snap['ring_generation']}, {snap['bucket_count']} buckets")
-    for v in snap["ovens"]:
-        current = f"order {v['current_order']} {v['progress']}%" if v["current_order"] else "idle"
-        print(f"  {v['name']:<16} {v['state']:<6} {v['host']}:{v['pid']:<7} heartbeat {v['heartbeat_age']:>6.1f}s"
-              f"  {len(v['buckets']):>3} buckets  {v['cooked']:>6} cooked  {current}")
+def _print_ovens(snap: Snapshot) -> None:
+    alive = [v for v in snap.ovens if v.state == "alive"]
+    print(f"ovens: {len(alive)} alive, ring generation {snap.ring_generation}, {snap.bucket_count} buckets")
+    for v in snap.ovens:
+        print(_oven_line(v))
+
+
+def _oven_line(v: OvenView) -> str:
+    current = f"order {v.current_order} {v.progress}%" if v.current_order else "idle"
+    return (f"  {v.name:<16} {v.state:<6} {v.host}:{v.pid:<7} heartbeat {v.heartbeat_age:>6.1f}s"
+            f"  {len(v.buckets):>3} buckets  {v.cooked:>6} cooked  {current}")
 
 
 def ovens(args: argparse.Namespace, kitchen: Kitchen) -> int:
     snap = kitchen.status()
     if args.json:
-        _print_json(snap["ovens"])
+        _print_json([_as_json(v) for v in snap.ovens])
     else:
         _print_ovens(snap)
     return 0
@@ -136,18 +164,18 @@ def ovens(args: argparse.Namespace, kitchen: Kitchen) -> int:
 
 def ledger(args: argparse.Namespace, kitchen: Kitchen) -> int:
     done, refused = kitchen.ledger(args.limit), kitchen.refusals(args.limit)
-    totals = kitchen.status()["ledger"]
+    totals = kitchen.status().ledger
     if args.json:
-        _print_json({"totals": totals, "completions": done, "refused": refused})
+        _print_json({"totals": _as_json(totals), "completions": [_as_json(r) for r in done],
+                     "refused": [_refusal_json(r) for r in refused]})
         return 0
-    print(f"{totals['completions']} completions, {totals['duplicate_submissions']} duplicate submissions absorbed, "
-          f"{totals['refused_completions']} late completions refused")
+    print(f"{totals.completions} completions, {totals.duplicate_submissions} duplicate submissions absorbed, "
+          f"{totals.refused_completions} late completions refused")
     for row in done:
-        print(f"  done     order {row['order_id']:<8} by {row['oven_name']:<16} fence {row['fence']:<3} "
-              f"{time.strftime('%H:%M:%S', time.localtime(row['at']))}")
-    for row in refused:
-        print(f"  REFUSED  order {row['order_id']:<8} by {row['oven_name']:<16} fence {row['fence']:<3} "
-              f"{row['reason']}")
+        print(f"  done     order {row.order_id:<8} by {row.oven_name:<16} fence {row.fence:<3} "
+              f"{time.strftime('%H:%M:%S', time.localtime(row.at))}")
+    for r in refused:
+        print(f"  REFUSED  order {r.order_id:<8} by {r.oven_name:<16} fence {r.fence:<3} {_reason(r)}")
     return 0
 
 

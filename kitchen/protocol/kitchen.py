@@ -13,8 +13,9 @@ from typing import Any, Iterable, Mapping
 from kitchen.core.clock import Clock, ServerClock, system_clock
 from kitchen.core.config import Settings
 from kitchen.core.errors import ConfigError
-from kitchen.core.events import ReapReport
+from kitchen.core.events import EventKind, ReapReport
 from kitchen.core.orders import Ticket, validate
+from kitchen.core.views import BurntOrder, EventRow, LedgerRow, RecentOrder, RefusalRow, Snapshot, TicketView
 from kitchen.store import ChangeWaiter, Store, ensure_schema
 
 from . import cooking, reads, reaper
@@ -135,35 +136,36 @@ class Kitchen:
 
     # -- reading the shop -----------------------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Snapshot:
         """Counts per state, ovens, bucket owners and ledger totals, from one consistent snapshot."""
         return self.store.read(reads.snapshot, self._ctx, self.clock())
 
-    def ticket(self, number: int) -> dict[str, Any]:
+    def ticket(self, number: int) -> TicketView:
         """Where one order is: state, oven, attempts, result or error."""
         return self.store.read(reads.ticket, self._ctx, number)
 
-    def ledger(self, limit: int = 20) -> list[dict[str, Any]]:
+    def ledger(self, limit: int = 20) -> list[LedgerRow]:
         """Most recent accepted completions, newest first."""
         return self.store.read(reads.ledger, self._ctx, limit)
 
-    def refusals(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Most recent refused (late or zombie) completions, newest first."""
+    def refusals(self, limit: int = 20) -> list[RefusalRow]:
+        """Most recent refused (late or zombie) completions, newest first: codes, not sentences."""
         return self.store.read(reads.refusals, self._ctx, limit)
 
-    def events(self, after: int = 0, limit: int = 50) -> list[dict[str, Any]]:
-        """Events newer than ``after`` (an event id), oldest first, at most ``limit`` of the newest."""
+    def events(self, after: int = 0, limit: int = 50) -> list[EventRow]:
+        """Events newer than ``after`` (an event id), oldest first, at most ``limit`` of the newest: kinds and
+        facts, not sentences (``kitchen.core.words.event`` makes one)."""
         return self.store.read(reads.events, self._ctx, after, limit)
 
-    def last_event(self, kind: str) -> dict[str, Any] | None:
+    def last_event(self, kind: EventKind | str) -> EventRow | None:
         """The newest event of one kind (e.g. 'moved': the ring's latest change), or None."""
         return self.store.read(reads.last_event, self._ctx, kind)
 
-    def recent_orders(self, limit: int = 10) -> list[dict[str, Any]]:
+    def recent_orders(self, limit: int = 10) -> list[RecentOrder]:
         """The newest orders with their state, newest first."""
         return self.store.read(reads.recent_orders, self._ctx, limit)
 
-    def burnt(self, limit: int = 50) -> list[dict[str, Any]]:
+    def burnt(self, limit: int = 50) -> list[BurntOrder]:
         """Dead-lettered orders, oldest first."""
         return self.store.read(reads.burnt, self._ctx, limit)
 

@@ -1,7 +1,8 @@
 """Reading the shop: one consistent snapshot for dashboards, and listings for the CLI and the TUI.
 
 Counts come from the per-bucket tally and the (small) set of cooking orders, never from counting the
-orders table, so a refresh stays fast with a million orders.
+orders table, so a refresh stays fast with a million orders. Every read returns the types of
+``kitchen.core.views``: facts (codes, kinds, JSON data), never sentences; the faces make those.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import json
 from typing import Any
 
 from kitchen.core.errors import UnknownTicket
+from kitchen.core.events import EventKind, RefusalCode
 from kitchen.core.orders import loads_payload
-from kitchen.core.words import event as event_text
-from kitchen.core.words import refusal as refusal_text
+from kitchen.core.views import (BucketView, BurntOrder, EventRow, LedgerRow, LedgerTotals, OrderCounts, OvenView,
+                                RecentOrder, RefusalRow, Snapshot, TicketView)
 
 from .context import Ctx
 
@@ -27,7 +29,21 @@ def _json(text: Any) -> Any:
         return None
 
 
-def snapshot(cur: Any, ctx: Ctx, now: float) -> dict[str, Any]:
+def _refusal_code(code: str | None) -> RefusalCode | None:
+    try:
+        return RefusalCode(code) if code else None
+    except ValueError:
+        return None
+
+
+def _event_kind(kind: str) -> EventKind | str:
+    try:
+        return EventKind(kind)
+    except ValueError:
+        return kind
+
+
+def snapshot(cur: Any, ctx: Ctx, now: float) -> Snapshot:
     st = ctx.st
     cur.execute(st.tally_totals)
     submitted, done, burnt, dups, refused, requeued, retried = (int(v or 0) for v in cur.fetchone())
@@ -60,35 +76,35 @@ def snapshot(cur: Any, ctx: Ctx, now: float) -> dict[str, Any]:
     for o in ovens:
         mine = current.get(o["id"], [])
         first = mine[0] if mine else None
-        oven_rows.append({
-            "id": o["id"], "name": o["name"], "host": o["host"], "pid": o["pid"], "state": o["state"],
-            "heartbeat_age": round(max(0.0, now - o["heartbeat_at"]), 3),
-            "buckets": owned.get(o["id"], []) if o["state"] == "alive" else [],
-            "current_order": first["id"] if first else None,
-            "current_recipe": first["recipe"] if first else None,
-            "progress": first["progress"] if first else None,
-            "cooking": [c["id"] for c in mine],
-            "cooked": o["cooked"], "joined_at": o["joined_at"], "died_at": o["died_at"],
-        })
-    return {
-        "database": ctx.store.label,
-        "now": now,
-        "orders": {"queued": submitted - done - burnt - len(cooking), "cooking": len(cooking), "done": done,
-                   "burnt": burnt, "submitted": submitted},
-        "ovens": oven_rows,
-        "buckets": [{"bucket": b["bucket"], "oven_id": b["oven_id"], "oven": names.get(b["oven_id"]),
-                     "prev_oven": names.get(b["prev_oven_id"]), "generation": b["generation"],
-                     "moved_at": b["moved_at"]} for b in buckets],
-        "bucket_count": ctx.buckets,
-        "ring_generation": generation,
-        "ledger": {"completions": done, "duplicate_submissions": dups, "refused_completions": refused},
-        "requeued": requeued,
-        "retried": retried,
-        "heartbeat_timeout": ctx.settings.heartbeat_timeout,
-    }
+        oven_rows.append(OvenView(
+            id=o["id"], name=o["name"], host=o["host"], pid=o["pid"], state=o["state"],
+            heartbeat_age=round(max(0.0, now - o["heartbeat_at"]), 3),
+            buckets=owned.get(o["id"], []) if o["state"] == "alive" else [],
+            current_order=first["id"] if first else None,
+            current_recipe=first["recipe"] if first else None,
+            progress=first["progress"] if first else None,
+            cooking=[c["id"] for c in mine],
+            cooked=o["cooked"], joined_at=o["joined_at"], died_at=o["died_at"],
+        ))
+    return Snapshot(
+        database=ctx.store.label,
+        now=now,
+        orders=OrderCounts(queued=submitted - done - burnt - len(cooking), cooking=len(cooking), done=done,
+                           burnt=burnt, submitted=submitted),
+        ovens=oven_rows,
+        buckets=[BucketView(bucket=b["bucket"], oven_id=b["oven_id"], oven=names.get(b["oven_id"]),
+                            prev_oven=names.get(b["prev_oven_id"]), generation=b["generation"],
+                            moved_at=b["moved_at"]) for b in buckets],
+        bucket_count=ctx.buckets,
+        ring_generation=generation,
+        ledger=LedgerTotals(completions=done, duplicate_submissions=dups, refused_completions=refused),
+        requeued=requeued,
+        retried=retried,
+        heartbeat_timeout=ctx.settings.heartbeat_timeout,
+    )
 
 
-def ticket(cur: Any, ctx: Ctx, number: int) -> dict[str, Any]:
+def ticket(cur: Any, ctx: Ctx, number: int) -> TicketView:
     cur.execute(ctx.st.ticket, (number,))
     row = cur.fetchone()
     if row is None:
@@ -100,63 +116,62 @@ def ticket(cur: Any, ctx: Ctx, number: int) -> dict[str, Any]:
         cur.execute(ctx.st.oven_name, (oven_id,))
         found = cur.fetchone()
         oven = found[0] if found else None
-    return {
-        "ticket": order_id, "state": state, "recipe": recipe, "customer": customer, "key": key,
-        "priority": priority, "bucket": bucket, "attempts": attempt, "fence": fence, "oven": oven,
-        "progress": progress, "payload": loads_payload(payload), "result": _json(result), "error": error,
-        "created_at": created_at, "run_at": run_at, "finished_at": finished_at,
-    }
+    return TicketView(
+        ticket=order_id, state=state, recipe=recipe, customer=customer, key=key, priority=priority,
+        bucket=bucket, attempts=attempt, fence=fence, oven=oven, progress=progress,
+        payload=loads_payload(payload), result=_json(result), error=error, created_at=created_at, run_at=run_at,
+        finished_at=finished_at,
+    )
 
 
-def ledger(cur: Any, ctx: Ctx, limit: int) -> list[dict[str, Any]]:
+def ledger(cur: Any, ctx: Ctx, limit: int) -> list[LedgerRow]:
     """Most recent accepted completions, newest first."""
     cur.execute(ctx.st.ledger_rows, (limit,))
-    return [dict(zip(("id", "order_id", "oven_id", "oven_name", "fence", "at"), r)) for r in cur.fetchall()]
+    return [LedgerRow(*r) for r in cur.fetchall()]
 
 
-def refusals(cur: Any, ctx: Ctx, limit: int) -> list[dict[str, Any]]:
+def refusals(cur: Any, ctx: Ctx, limit: int) -> list[RefusalRow]:
     """Most recent refused (late or zombie) completions, newest first."""
     cur.execute(ctx.st.refusal_rows, (limit,))
     out = []
     for r in cur.fetchall():
-        row = dict(zip(("id", "order_id", "oven_id", "oven_name", "fence", "at", "reason", "code",
-                        "current_fence", "order_state"), r))
-        row["reason"] = refusal_text(row["code"], row["fence"], row["current_fence"], row["order_state"],
-                                     row["reason"])
-        out.append(row)
+        (row_id, order_id, oven_id, oven_name, fence, at, reason, code, current_fence, order_state) = r
+        out.append(RefusalRow(id=row_id, order_id=order_id, oven_id=oven_id, oven_name=oven_name, fence=fence,
+                              at=at, code=_refusal_code(code), current_fence=current_fence,
+                              order_state=order_state, legacy_reason=reason or ""))
     return out
 
 
-def _event(r: tuple) -> dict[str, Any]:
-    row = dict(zip(("id", "at", "kind", "oven_name", "order_id", "detail", "data"), r))
-    data = _json(row.pop("data"))
-    row["detail"] = event_text(row["kind"], row["oven_name"], row["order_id"], data, row["detail"])
-    return row
+def _event(r: tuple) -> EventRow:
+    row_id, at, kind, oven_name, order_id, detail, data = r
+    facts = _json(data)
+    return EventRow(id=row_id, at=at, kind=_event_kind(kind), oven_name=oven_name, order_id=order_id,
+                    data=facts if isinstance(facts, dict) else None, legacy_detail=detail or "")
 
 
-def events(cur: Any, ctx: Ctx, after: int, limit: int) -> list[dict[str, Any]]:
+def events(cur: Any, ctx: Ctx, after: int, limit: int) -> list[EventRow]:
     """Events newer than ``after`` (an event id), oldest first, at most ``limit`` of the newest."""
     cur.execute(ctx.st.events_after, (after, limit))
     return [_event(r) for r in reversed(cur.fetchall())]
 
 
-def last_event(cur: Any, ctx: Ctx, kind: str) -> dict[str, Any] | None:
-    cur.execute(ctx.st.last_event_of_kind, (kind,))
+def last_event(cur: Any, ctx: Ctx, kind: EventKind | str) -> EventRow | None:
+    """The newest event of one kind, or None."""
+    cur.execute(ctx.st.last_event_of_kind, (kind.value if isinstance(kind, EventKind) else kind,))
     row = cur.fetchone()
     return _event(row) if row else None
 
 
-def recent_orders(cur: Any, ctx: Ctx, limit: int) -> list[dict[str, Any]]:
+def recent_orders(cur: Any, ctx: Ctx, limit: int) -> list[RecentOrder]:
     """The newest orders with their state, newest first."""
     cur.execute(ctx.st.recent_orders, (limit,))
-    keys = ("id", "recipe", "customer", "state", "attempt", "bucket", "progress", "priority", "error")
-    return [dict(zip(keys, r)) for r in cur.fetchall()]
+    return [RecentOrder(*r) for r in cur.fetchall()]
 
 
-def burnt(cur: Any, ctx: Ctx, limit: int) -> list[dict[str, Any]]:
+def burnt(cur: Any, ctx: Ctx, limit: int) -> list[BurntOrder]:
     """Dead-lettered orders, oldest first."""
     cur.execute(ctx.st.burnt_orders, (limit,))
-    return [dict(zip(("id", "recipe", "customer", "attempt", "error", "finished_at"), r)) for r in cur.fetchall()]
+    return [BurntOrder(*r) for r in cur.fetchall()]
 
 
 def completion_times(cur: Any, ctx: Ctx, limit: int) -> list[float]:

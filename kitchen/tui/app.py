@@ -19,9 +19,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from kitchen.core import words
 from kitchen.core.config import Settings
-from kitchen.protocol import Kitchen
 from kitchen.core.errors import KitchenError
+from kitchen.core.events import EventKind
+from kitchen.core.views import EventRow
+from kitchen.protocol import Kitchen
 
 from . import counter, present
 from .launcher import Launcher, NoLauncher, exit_text, refusal, signal_pid
@@ -146,7 +149,7 @@ class KitchenApp(App):
         try:
             view = read_shop(self.kitchen, after)
             exited = self.launcher.reap()
-            ours = {o["pid"] for o in view.status["ovens"] if self.launcher.owns(o["pid"])}
+            ours = {o.pid for o in view.status.ovens if self.launcher.owns(o.pid)}
             self.post_message(ShopRead(view, ours, exited))
         except KitchenError as exc:
             self.post_message(ReadFailed(str(exc)))
@@ -187,10 +190,10 @@ class KitchenApp(App):
         self.view = view
         self.frozen -= {pid for _, pid, _ in exited}
         status = view.status
-        cards, hidden = present.cards(status["ovens"], timeout=status["heartbeat_timeout"],
+        cards, hidden = present.cards(status.ovens, timeout=status.heartbeat_timeout,
                                       interval=self.settings.heartbeat_interval, frozen=self.frozen,
                                       ours=ours, since=self.since)
-        log = [(e["at"], e["kind"], e["detail"]) for e in view.events]
+        log = [_log_entry(e) for e in view.events]
         log += self._transitions(cards, view.now)
         log += [(view.now, "exit", exit_text(name, pid, code)) for name, pid, code in exited]
         self.cards = cards
@@ -243,7 +246,7 @@ class KitchenApp(App):
             _close_thread_connection(self.kitchen)
 
     def action_add_oven(self) -> None:
-        taken = {o["name"] for o in (self.view.status["ovens"] if self.view else [])} | self.started
+        taken = {o.name for o in (self.view.status.ovens if self.view else [])} | self.started
         name = present.next_oven_name(taken)
         self.started.add(name)
         self._add_oven(name)
@@ -358,6 +361,12 @@ class KitchenApp(App):
             yield SystemCommand(f"oven: select {card.slot} {card.name}", f"Select {card.name} ({card.state})",
                                 lambda s=card.slot: self.action_select(s))
         yield from super().get_system_commands(screen)
+
+
+def _log_entry(e: EventRow) -> tuple[float, str, str]:
+    """One event for the log pane: (at, kind, sentence)."""
+    kind = e.kind.value if isinstance(e.kind, EventKind) else e.kind
+    return (e.at, kind, words.event(e.kind, e.oven_name, e.order_id, e.data, e.legacy_detail))
 
 
 def _close_thread_connection(k: Kitchen) -> None:

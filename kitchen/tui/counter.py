@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kitchen.core.errors import KitchenError
+from kitchen.core.views import TicketView
 
 if TYPE_CHECKING:
     from kitchen.protocol import Kitchen
@@ -53,19 +54,19 @@ def locate(k: "Kitchen", number: int) -> Answer:
         t = k.ticket(number)
     except KitchenError as exc:
         return Answer(str(exc), "error")
-    return Answer(describe(t), "error" if t["state"] == "burnt" else "ok")
+    return Answer(describe(t), "error" if t.state == "burnt" else "ok")
 
 
-def describe(t: dict[str, Any]) -> str:
-    who = f" for {t['customer']}" if t["customer"] else ""
-    head = f"#{t['ticket']} {t['recipe']}{who}"
-    state = t["state"]
+def describe(t: TicketView) -> str:
+    who = f" for {t.customer}" if t.customer else ""
+    head = f"#{t.ticket} {t.recipe}{who}"
+    state = t.state
     if state == "queued":
-        again = f", attempt {t['attempts'] + 1} next" if t["attempts"] else ""
-        return f"{head}: in the queue (bucket {t['bucket']}{again}); an oven owning that bucket will take it."
+        again = f", attempt {t.attempts + 1} next" if t.attempts else ""
+        return f"{head}: in the queue (bucket {t.bucket}{again}); an oven owning that bucket will take it."
     if state == "cooking":
-        return f"{head}: cooking in {t['oven']} ({t['progress']}%, attempt {t['attempts']}, fence {t['fence']})."
+        return f"{head}: cooking in {t.oven} ({t.progress}%, attempt {t.attempts}, fence {t.fence})."
     if state == "done":
-        result = f" -> {t['result']}" if t["result"] is not None else ""
-        return f"{head}: done by {t['oven']} (attempt {t['attempts']}, fence {t['fence']}){result}."
-    return f"{head}: burnt after {t['attempts']} attempts: {t['error']}. `kitchen requeue {t['ticket']}` retries it."
+        result = f" -> {t.result}" if t.result is not None else ""
+        return f"{head}: done by {t.oven} (attempt {t.attempts}, fence {t.fence}){result}."
+    return f"{head}: burnt after {t.attempts} attempts: {t.error}. `kitchen requeue {t.ticket}` retries it."

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
+
+from kitchen.core.views import OvenView
 
 MAX_PANES = 9  # keys 1-9
 PALETTE = 8  # owner colours defined in kitchen.tcss (.owner-0 .. .owner-7)
@@ -67,38 +69,38 @@ def natural(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
-def cards(ovens: Iterable[dict[str, Any]], *, timeout: float, interval: float, frozen: set[int] = frozenset(),
+def cards(ovens: Iterable[OvenView], *, timeout: float, interval: float, frozen: set[int] = frozenset(),
           ours: set[int] = frozenset(), since: float | None = None) -> tuple[list[OvenCard], int]:
     """One card per oven name (its alive incarnation, else its latest), at most 9; returns (cards, hidden).
 
     Gone ovens (dead or left) are shown only if they went after ``since`` (when this TUI opened), so
     yesterday's ovens do not crowd today's screen.
     """
-    chosen: dict[str, dict[str, Any]] = {}
+    chosen: dict[str, OvenView] = {}
     for o in ovens:
-        if o["state"] != "alive" and since is not None and (o.get("died_at") or 0) < since:
+        if o.state != "alive" and since is not None and (o.died_at or 0) < since:
             continue
-        best = chosen.get(o["name"])
+        best = chosen.get(o.name)
         if best is None or _rank(o) > _rank(best):
-            chosen[o["name"]] = o
-    rows = sorted(chosen.values(), key=lambda o: natural(o["name"]))
+            chosen[o.name] = o
+    rows = sorted(chosen.values(), key=lambda o: natural(o.name))
     limit = suspect_after(timeout, interval)
     out = []
     for slot, o in enumerate(rows[:MAX_PANES], start=1):
-        is_frozen = o["pid"] in frozen
+        is_frozen = o.pid in frozen
         out.append(OvenCard(
-            slot=slot, oven_id=o["id"], name=o["name"], host=o["host"], pid=o["pid"],
-            state=display_state(o["state"], o["heartbeat_age"], limit, bool(o.get("cooking")), is_frozen),
-            db_state=o["state"], heartbeat_age=o["heartbeat_age"], timeout=timeout, suspect_after=limit,
-            buckets=len(o["buckets"]), current_order=o["current_order"], current_recipe=o["current_recipe"],
-            progress=o["progress"], cooking=len(o.get("cooking") or ()), cooked=o["cooked"],
-            frozen=is_frozen, ours=o["pid"] in ours,
+            slot=slot, oven_id=o.id, name=o.name, host=o.host, pid=o.pid,
+            state=display_state(o.state, o.heartbeat_age, limit, bool(o.cooking), is_frozen),
+            db_state=o.state, heartbeat_age=o.heartbeat_age, timeout=timeout, suspect_after=limit,
+            buckets=len(o.buckets), current_order=o.current_order, current_recipe=o.current_recipe,
+            progress=o.progress, cooking=len(o.cooking), cooked=o.cooked,
+            frozen=is_frozen, ours=o.pid in ours,
         ))
     return out, max(0, len(rows) - MAX_PANES)
 
 
-def _rank(o: dict[str, Any]) -> tuple[int, int]:
-    return (1 if o["state"] == "alive" else 0, o["id"])
+def _rank(o: OvenView) -> tuple[int, int]:
+    return (1 if o.state == "alive" else 0, o.id)
 
 
 def owner_colours(all_cards: Iterable[OvenCard]) -> dict[str, int]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from kitchen.core.events import EventKind
+from kitchen.core.views import EventRow, LedgerRow, RecentOrder, RefusalRow, Snapshot
 
 if TYPE_CHECKING:
     from kitchen.protocol import Kitchen
@@ -27,26 +29,26 @@ class ShopView:
     """What one refresh saw: the status snapshot plus the listings the panes show."""
 
     now: float
-    status: dict[str, Any]
-    ledger: list[dict[str, Any]]
-    refusals: list[dict[str, Any]]
-    events: list[dict[str, Any]]
-    recent: list[dict[str, Any]]
+    status: Snapshot
+    ledger: list[LedgerRow]
+    refusals: list[RefusalRow]
+    events: list[EventRow]
+    recent: list[RecentOrder]
     throughput: list[float]
-    last_move: dict[str, Any] | None
+    last_move: EventRow | None
     read_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
     def last_event_id(self) -> int:
-        return self.events[-1]["id"] if self.events else 0
+        return self.events[-1].id if self.events else 0
 
 
 def read_shop(k: "Kitchen", after_event: int = 0) -> ShopView:
     """Read everything a refresh needs; ``after_event`` is the newest event id already on screen."""
     started = time.perf_counter()
     status = k.status()
-    now = status["now"]
+    now = status.now
     view = ShopView(
         now=now,
         status=status,
@@ -71,6 +73,6 @@ def throughput(k: "Kitchen", now: float, window: int = THROUGHPUT_WINDOW) -> lis
     return bars
 
 
-def last_move(k: "Kitchen") -> dict[str, Any] | None:
-    """The newest 'moved' event (the ring's latest change, summarised by the engine), or None."""
-    return k.last_event("moved")
+def last_move(k: "Kitchen") -> EventRow | None:
+    """The newest 'moved' event (the ring's latest change, as facts), or None."""
+    return k.last_event(EventKind.MOVED)

@@ -45,7 +45,7 @@ def open_shop(settings: Settings, config_path: str | None = None, ovens: int | N
     add_reaper(scheduler, kitchen)
     shop = Shop(kitchen, launcher, kitchen.clock())
     try:
-        taken = {o["name"] for o in kitchen.status()["ovens"] if o["state"] == "alive"}
+        taken = {o.name for o in kitchen.status().ovens if o.state == "alive"}
         for _ in range(settings.ovens if ovens is None else ovens):
             shop.started.append(next_oven_name(taken | set(shop.started)))
             launcher.start(shop.started[-1])

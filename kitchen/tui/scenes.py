@@ -121,7 +121,7 @@ def refused(directory: str | Path, zombie: str = "oven-2") -> Scene:
     s = killed(directory, zombie)
     stale, _ = s.cooking.pop(zombie)
     for _ in range(12):
-        if s.kitchen.ticket(stale.id)["state"] == "done":
+        if s.kitchen.ticket(stale.id).state == "done":
             break
         s.cook(1, silent=(zombie,))
     s.clock.advance(0.5)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kitchen import Kitchen
+from kitchen.core import words
+from kitchen.core.views import RefusalRow
 
 CHILD = Path(__file__).with_name("child.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +43,13 @@ def table_counts(k: Kitchen) -> dict[str, int]:
 
 def events(k: Kitchen, kind: str) -> list[tuple]:
     """(oven, order, sentence) of every event of one kind, oldest first, as the faces show them."""
-    return [(e["oven_name"], e["order_id"], e["detail"]) for e in k.events(limit=100_000) if e["kind"] == kind]
+    return [(e.oven_name, e.order_id, words.event(e.kind, e.oven_name, e.order_id, e.data, e.legacy_detail))
+            for e in k.events(limit=100_000) if e.kind == kind]
+
+
+def reason(row: RefusalRow) -> str:
+    """A refused completion's reason, as the faces show it."""
+    return words.refusal(row.code, row.fence, row.current_fence, row.order_state, row.legacy_reason)
 
 
 def owners(k: Kitchen) -> dict[int, int | None]:

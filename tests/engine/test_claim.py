@@ -21,8 +21,8 @@ def test_claim_takes_priority_then_age(kitchen: Kitchen, clock: FrozenClock) -> 
     assert (order.recipe, order.attempt, order.bucket, order.priority, order.customer) == (
         "margherita", 1, urgent.bucket, 10, "c")
     info = kitchen.ticket(order.id)
-    assert info["state"] == "cooking" and info["oven"] == "oven-1" and info["attempts"] == 1
-    assert info["fence"] == order.fence
+    assert info.state == "cooking" and info.oven == "oven-1" and info.attempts == 1
+    assert info.fence == order.fence
 
 
 def test_claim_respects_delay_and_run_at(kitchen: Kitchen, clock: FrozenClock) -> None:
@@ -67,7 +67,7 @@ def test_claim_many_with_no_room_claims_nothing(kitchen: Kitchen) -> None:
     assert oven.claim_many(0) == [] and oven.claim_many(-1) == []
     accepted, claimed = oven.complete_many([], claim=-1)
     assert accepted == [] and claimed == []
-    assert kitchen.status()["orders"]["queued"] == 3
+    assert kitchen.status().orders.queued == 3
 
 
 def test_a_dead_or_departed_oven_claims_nothing(kitchen: Kitchen, clock: FrozenClock) -> None:
@@ -78,7 +78,7 @@ def test_a_dead_or_departed_oven_claims_nothing(kitchen: Kitchen, clock: FrozenC
     ghost = kitchen.join("oven-2")
     clock.advance(6)
     kitchen.reap()
-    assert ghost.claim() is None and kitchen.status()["orders"]["queued"] == 1
+    assert ghost.claim() is None and kitchen.status().orders.queued == 1
 
 
 def _drain(oven: Oven) -> list[int]:
@@ -97,7 +97,7 @@ def test_two_threads_on_one_bucket_never_share_an_order(open_kitchen) -> None:
     union = got[0] + got[1]
     assert len(union) == len(set(union)) == 300
     assert set(union) == {t.number for t in tickets}
-    assert k.status()["orders"]["done"] == 300
+    assert k.status().orders.done == 300
 
 
 def test_two_processes_on_one_bucket_never_share_an_order(open_kitchen, backend_url: str, clock) -> None:
@@ -111,7 +111,7 @@ def test_two_processes_on_one_bucket_never_share_an_order(open_kitchen, backend_
     assert set(union) == {t.number for t in tickets}
     assert results[0]["accepted"] + results[1]["accepted"] == 500
     status = k.status()
-    assert status["orders"]["done"] == 500 and status["ledger"]["completions"] == 500
+    assert status.orders.done == 500 and status.ledger.completions == 500
     from .helpers import scalar
     assert scalar(k, "SELECT count(*) FROM ledger") == 500
 

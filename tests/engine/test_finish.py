@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from kitchen import BadOrder, FrozenClock, Kitchen, Order
+from kitchen import BadOrder, FrozenClock, Kitchen, Order, RefusalCode
+from kitchen.core.views import LedgerTotals
 
-from .helpers import events, execute, rows, scalar
+from .helpers import events, execute, reason, rows, scalar
 
 
 def test_complete_writes_one_ledger_row(kitchen: Kitchen, clock: FrozenClock) -> None:
@@ -16,13 +17,13 @@ def test_complete_writes_one_ledger_row(kitchen: Kitchen, clock: FrozenClock) ->
     clock.advance(2)
     assert oven.complete(order, result={"slices": 8}) is True
     info = kitchen.ticket(ticket.number)
-    assert (info["state"], info["result"], info["finished_at"]) == ("done", {"slices": 8}, clock())
+    assert (info.state, info.result, info.finished_at) == ("done", {"slices": 8}, clock())
     assert rows(kitchen, "SELECT order_id, oven_name, fence FROM ledger") == [(order.id, "oven-1", order.fence)]
     assert oven.complete(order, result={"again": True}) is False, "a second completion is refused"
     assert scalar(kitchen, "SELECT count(*) FROM ledger") == 1
-    assert kitchen.ticket(ticket.number)["result"] == {"slices": 8}
-    ledger = kitchen.status()["ledger"]
-    assert ledger == {"completions": 1, "duplicate_submissions": 0, "refused_completions": 1}
+    assert kitchen.ticket(ticket.number).result == {"slices": 8}
+    ledger = kitchen.status().ledger
+    assert ledger == LedgerTotals(completions=1, duplicate_submissions=0, refused_completions=1)
 
 
 def test_completion_after_requeue_is_refused_and_recorded(kitchen: Kitchen, clock: FrozenClock) -> None:
@@ -47,15 +48,17 @@ def test_completion_after_requeue_is_refused_and_recorded(kitchen: Kitchen, cloc
     assert fresh.complete(again, result={"ok": True}) is True
     # 3. late completion after it is done
     assert slow.complete(stale, result={"zombie": 3}) is False
-    assert kitchen.ticket(ticket.number)["result"] == {"ok": True}
+    assert kitchen.ticket(ticket.number).result == {"ok": True}
     assert rows(kitchen, "SELECT order_id, oven_name, fence FROM ledger") == [(ticket.number, "fresh", again.fence)]
-    reasons = [r["reason"] for r in reversed(kitchen.refusals())]
+    refused = list(reversed(kitchen.refusals()))
+    assert [r.code for r in refused] == [RefusalCode.TAKEN_BACK, RefusalCode.RECOOKING, RefusalCode.ALREADY_DONE]
+    reasons = [reason(r) for r in refused]
     assert len(reasons) == 3
     assert "taken back (queued)" in reasons[0] and "re-cooked" in reasons[1] and "already done" in reasons[2]
-    assert all(r["oven_name"] == "slow" and r["fence"] == stale.fence for r in kitchen.refusals())
+    assert all(r.oven_name == "slow" and r.fence == stale.fence for r in kitchen.refusals())
     status = kitchen.status()
-    assert status["ledger"]["refused_completions"] == 3 and status["ledger"]["completions"] == 1
-    assert status["orders"]["done"] == 1 and status["orders"]["queued"] == 0
+    assert status.ledger.refused_completions == 3 and status.ledger.completions == 1
+    assert status.orders.done == 1 and status.orders.queued == 0
     assert len(events(kitchen, "refused")) == 3
 
 
@@ -65,7 +68,7 @@ def test_another_ovens_order_cannot_be_completed(kitchen: Kitchen) -> None:
     order = a.claim()
     b = kitchen.join("oven-b")
     assert b.complete(order) is False
-    assert kitchen.ticket(order.id)["state"] == "cooking" and kitchen.ticket(order.id)["oven"] == "oven-a"
+    assert kitchen.ticket(order.id).state == "cooking" and kitchen.ticket(order.id).oven == "oven-a"
     assert a.complete(order) is True
 
 
@@ -79,7 +82,7 @@ def test_complete_many_fences_each_and_claims_next(kitchen: Kitchen, clock: Froz
     assert accepted == [True, False] and len(nxt) == 2
     assert {o.id for o in nxt}.isdisjoint(o.id for o in first)
     assert scalar(kitchen, "SELECT count(*) FROM ledger") == 1
-    assert kitchen.status()["ovens"][0]["cooked"] == 1
+    assert kitchen.status().ovens[0].cooked == 1
 
 
 def test_result_must_be_json(kitchen: Kitchen) -> None:
@@ -88,7 +91,7 @@ def test_result_must_be_json(kitchen: Kitchen) -> None:
     order = oven.claim()
     with pytest.raises(BadOrder, match="result is not plain JSON"):
         oven.complete(order, result={"x": object()})
-    assert kitchen.ticket(order.id)["state"] == "cooking"
+    assert kitchen.ticket(order.id).state == "cooking"
     assert oven.complete(order, result=None)
 
 
@@ -102,20 +105,20 @@ def test_fail_retries_with_backoff_then_burns(open_kitchen, clock: FrozenClock) 
         now = clock()
         assert oven.fail(order, f"oven too cold\nsecond line {attempt}") == "queued"
         info = k.ticket(ticket.number)
-        assert info["state"] == "queued" and info["error"] == "oven too cold"
-        assert now + 0.5 * base <= info["run_at"] <= now + base, "backoff outside its jitter window"
+        assert info.state == "queued" and info.error == "oven too cold"
+        assert now + 0.5 * base <= info.run_at <= now + base, "backoff outside its jitter window"
         assert oven.claim() is None, "retry is not ready before its backoff"
         assert oven.fail(order, "stale") is None, "a failure of a finished claim changes nothing"
-        clock.set(info["run_at"])
+        clock.set(info.run_at)
     order = oven.claim()
     assert order.attempt == 3
     assert oven.fail(order, "charcoal") == "burnt"
     info = k.ticket(ticket.number)
-    assert (info["state"], info["error"], info["attempts"]) == ("burnt", "charcoal", 3)
+    assert (info.state, info.error, info.attempts) == ("burnt", "charcoal", 3)
     clock.advance(3600)
     assert oven.claim() is None
     status = k.status()
-    assert status["orders"]["burnt"] == 1 and status["orders"]["queued"] == 0 and status["retried"] == 2
+    assert status.orders.burnt == 1 and status.orders.queued == 0 and status.retried == 2
     assert [d for _, _, d in events(k, "burnt")] == [f"order {ticket.number} burnt after 3 attempts: charcoal"]
     assert len(events(k, "retry")) == 2
 
@@ -128,7 +131,7 @@ def test_backoff_is_capped(open_kitchen, clock: FrozenClock) -> None:
         order = oven.claim()
         now = clock()
         oven.fail(order, "again")
-        run_at = k.ticket(ticket.number)["run_at"]
+        run_at = k.ticket(ticket.number).run_at
         assert run_at - now <= 5.0
         clock.set(run_at)
     assert run_at - now >= 2.5
@@ -140,18 +143,18 @@ def test_requeue_burnt_orders(open_kitchen, clock: FrozenClock) -> None:
     tickets = k.submit_many([{"recipe": "margherita", "customer": f"c{i}"} for i in range(3)])
     for _ in tickets:
         assert oven.fail(oven.claim(), "burnt") == "burnt"
-    assert k.status()["orders"]["burnt"] == 3
+    assert k.status().orders.burnt == 3
     assert k.requeue([tickets[0].number, 999_999, tickets[0].number]) == [tickets[0].number]
     info = k.ticket(tickets[0].number)
-    assert (info["state"], info["attempts"], info["error"], info["oven"]) == ("queued", 0, None, None)
+    assert (info.state, info.attempts, info.error, info.oven) == ("queued", 0, None, None)
     assert k.requeue([tickets[0].number]) == [], "only burnt orders are requeued"
     assert sorted(k.requeue(burnt=True)) == [t.number for t in tickets[1:]]
     status = k.status()
-    assert status["orders"]["burnt"] == 0 and status["orders"]["queued"] == 3
+    assert status.orders.burnt == 0 and status.orders.queued == 3
     again = oven.claim()
     assert again.attempt == 1
     assert oven.complete(again)
-    assert k.status()["orders"]["done"] == 1
+    assert k.status().orders.done == 1
 
 
 def test_fail_keeps_the_first_meaningful_line(kitchen: Kitchen) -> None:
@@ -161,7 +164,7 @@ def test_fail_keeps_the_first_meaningful_line(kitchen: Kitchen) -> None:
                           ("x" * 900, "x" * 500)):
         order = oven.claim()
         assert oven.fail(order, error) == "queued"
-        assert kitchen.ticket(order.id)["error"] == stored
+        assert kitchen.ticket(order.id).error == stored
 
 
 def test_backoff_survives_huge_attempt_counts(open_kitchen, clock: FrozenClock) -> None:
@@ -174,4 +177,4 @@ def test_backoff_survives_huge_attempt_counts(open_kitchen, clock: FrozenClock) 
                                             real.id)
     now = clock()
     assert oven.fail(late, "again") == "queued"
-    assert now + 15.0 <= k.ticket(real.id)["run_at"] <= now + 30.0
+    assert now + 15.0 <= k.ticket(real.id).run_at <= now + 30.0

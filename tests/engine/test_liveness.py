@@ -16,13 +16,13 @@ def test_lease_expiry_requeues_without_killing_the_oven(open_kitchen, clock: Fro
     oven = k.join("oven-1")
     ticket = k.submit("margherita")
     order = oven.claim()
-    assert k.ticket(order.id)["state"] == "cooking"
+    assert k.ticket(order.id).state == "cooking"
     clock.advance(1.5)
     assert not k.reap(), "nothing to do before the lease runs out"
     clock.advance(1.0)
     report = k.reap()
     assert report.requeued == [ticket.number] and report.dead == []
-    assert oven.alive() and k.ticket(ticket.number)["state"] == "queued"
+    assert oven.alive() and k.ticket(ticket.number).state == "queued"
     assert [d for _, _, d in events(k, "requeue")] == [f"order {ticket.number} back in the queue: lease expired"]
     assert oven.complete(order) is False
     again = oven.claim()
@@ -39,8 +39,8 @@ def test_heartbeat_renews_the_lease_and_records_progress(open_kitchen, clock: Fr
         clock.advance(1.5)
         oven.heartbeat(progress=40, order=order)
         assert not k.reap()
-    assert k.ticket(order.id)["progress"] == 40
-    assert k.status()["ovens"][0]["progress"] == 40
+    assert k.ticket(order.id).progress == 40
+    assert k.status().ovens[0].progress == 40
     assert oven.complete(order) is True
 
 
@@ -51,7 +51,7 @@ def test_heartbeat_refuses_bad_progress(kitchen: Kitchen, progress) -> None:
     order = oven.claim()
     with pytest.raises(BadOrder, match="progress must be a whole number from 0 to 100"):
         oven.heartbeat(progress=progress, order=order)
-    assert kitchen.ticket(order.id)["progress"] == 0
+    assert kitchen.ticket(order.id).progress == 0
 
 
 def test_silent_oven_is_reaped_and_its_heartbeat_raises(kitchen: Kitchen, clock: FrozenClock) -> None:
@@ -67,7 +67,7 @@ def test_silent_oven_is_reaped_and_its_heartbeat_raises(kitchen: Kitchen, clock:
     with pytest.raises(OvenLost, match=r"oven-1 .* declared dead"):
         oven.heartbeat()
     assert oven.claim() is None
-    assert all(kitchen.ticket(t.number)["state"] == "queued" for t in tickets)
+    assert all(kitchen.ticket(t.number).state == "queued" for t in tickets)
     assert set(owners(kitchen).values()) == {None}, "no live oven: buckets are unowned"
     assert not kitchen.reap(), "a second pass finds nothing"
     reborn = kitchen.join("oven-1")  # a new incarnation, same name
@@ -101,9 +101,9 @@ def test_redelivery_is_bounded_when_the_oven_dies_every_time(open_kitchen, clock
         else:
             assert report.burnt == [ticket.number] and report.requeued == []
     info = k.ticket(ticket.number)
-    assert info["state"] == "burnt" and "last allowed attempt" in info["error"]
+    assert info.state == "burnt" and "last allowed attempt" in info.error
     assert k.join("survivor").claim() is None
-    assert k.status()["orders"]["burnt"] == 1 and k.status()["requeued"] == 2
+    assert k.status().orders.burnt == 1 and k.status().requeued == 2
     assert len(events(k, "burnt")) == 1
 
 
@@ -115,7 +115,7 @@ def test_expired_lease_on_last_attempt_burns(open_kitchen, clock: FrozenClock) -
     clock.advance(2)  # the oven is still alive (heartbeat_timeout 5) but its lease ran out
     report = k.reap()
     assert report.burnt == [order.id] and report.dead == []
-    assert k.ticket(order.id)["state"] == "burnt" and k.status()["orders"]["burnt"] == 1
+    assert k.ticket(order.id).state == "burnt" and k.status().orders.burnt == 1
     assert oven.complete(order) is False
 
 
@@ -137,8 +137,8 @@ def _check_reaped_once(k: Kitchen, reports: list[dict], taken: list[int], name: 
     assert [r["dead"] for r in reports if r["dead"]] == [[name]]
     assert len(events(k, "dead")) == 1
     assert scalar(k, "SELECT count(*) FROM events WHERE kind = 'requeue'") == len(taken)
-    assert k.status()["requeued"] == len(taken)
-    assert k.status()["orders"]["queued"] == len(taken)
+    assert k.status().requeued == len(taken)
+    assert k.status().orders.queued == len(taken)
 
 
 def test_concurrent_reapers_in_threads(kitchen: Kitchen, clock: FrozenClock) -> None:
@@ -161,15 +161,15 @@ def test_leave_hands_over_buckets_and_releases_orders(kitchen: Kitchen, clock: F
     taken = a.claim_many(5)
     b = kitchen.join("oven-b")
     mine_before = {bucket for bucket, o in owners(kitchen).items() if o == a.id}
-    generation = kitchen.status()["ring_generation"]
+    generation = kitchen.status().ring_generation
     a.leave()
     assert set(owners(kitchen).values()) == {b.id}
-    assert kitchen.status()["ring_generation"] == generation + 1
-    moved = [x for x in kitchen.status()["buckets"] if x["generation"] == generation + 1]
-    assert {x["bucket"] for x in moved} == mine_before
+    assert kitchen.status().ring_generation == generation + 1
+    moved = [x for x in kitchen.status().buckets if x.generation == generation + 1]
+    assert {x.bucket for x in moved} == mine_before
     for order in taken:
         info = kitchen.ticket(order.id)
-        assert info["state"] == "queued" and info["attempts"] == 0, "leaving does not consume an attempt"
+        assert info.state == "queued" and info.attempts == 0, "leaving does not consume an attempt"
     assert len(events(kitchen, "leave")) == 1
     assert a.complete(taken[0]) is False
     with pytest.raises(OvenLost):
@@ -188,9 +188,9 @@ def test_release_gives_one_order_back_without_an_attempt(kitchen: Kitchen) -> No
     first, second = oven.claim_many(2)
     assert oven.release(first) == 1
     assert oven.release(first) == 0, "a stale release changes nothing"
-    assert kitchen.ticket(first.id)["attempts"] == 0
+    assert kitchen.ticket(first.id).attempts == 0
     assert oven.complete(first) is False
-    assert oven.release() == 1 and kitchen.ticket(second.id)["state"] == "queued"
+    assert oven.release() == 1 and kitchen.ticket(second.id).state == "queued"
     assert rows(kitchen, "SELECT count(*) FROM events WHERE kind = 'released'") == [(2,)]
 
 
@@ -204,7 +204,7 @@ def test_orders_stranded_on_a_gone_oven_are_requeued(kitchen: Kitchen, clock: Fr
     report = kitchen.reap()
     assert report.requeued == [stranded.id] and report.dead == []
     info = kitchen.ticket(stranded.id)
-    assert info["state"] == "queued" and info["attempts"] == 1
+    assert info.state == "queued" and info.attempts == 1
     assert gone.complete(stranded) is False
     assert not kitchen.reap()
     assert survivor.claim_many(100)
@@ -240,4 +240,4 @@ def test_a_claim_racing_the_reaper_is_not_stranded(backend: str, kitchen: Kitche
     assert first.dead == ["doomed"] and box and box[0] is not None
     second = kitchen.reap()
     assert second.requeued == [box[0].id]
-    assert kitchen.ticket(box[0].id)["state"] == "queued"
+    assert kitchen.ticket(box[0].id).state == "queued"

@@ -110,7 +110,7 @@ def _database_history(k: Kitchen, clock: FrozenClock, history: list[str]) -> Non
     ovens = [k.join("oven-0")]
     before = _check_db(k, {ovens[0].id})
     for i, step in enumerate(history, start=1):
-        generation = k.status()["ring_generation"]
+        generation = k.status().ring_generation
         if step == "join" or len(ovens) == 1:
             if len(ovens) == 16:
                 continue
@@ -132,7 +132,7 @@ def _database_history(k: Kitchen, clock: FrozenClock, history: list[str]) -> Non
             after = _check_db(k, {o.id for o in ovens})
             moved = moves(before, after)
             assert {b for b in moved} == {b for b, o in before.items() if o == victim.id}
-        assert k.status()["ring_generation"] == generation + 1
+        assert k.status().ring_generation == generation + 1
         before = after
 
 
@@ -140,13 +140,13 @@ def test_move_events_and_generation_are_recorded(kitchen: Kitchen, clock: Frozen
     a = kitchen.join("oven-a")
     b = kitchen.join("oven-b")
     status = kitchen.status()
-    assert status["ring_generation"] == 2
-    moved_to_b = [x for x in status["buckets"] if x["oven"] == "oven-b"]
-    assert moved_to_b and all(x["prev_oven"] == "oven-a" and x["generation"] == 2 for x in moved_to_b)
+    assert status.ring_generation == 2
+    moved_to_b = [x for x in status.buckets if x.oven == "oven-b"]
+    assert moved_to_b and all(x.prev_oven == "oven-a" and x.generation == 2 for x in moved_to_b)
     details = [d for _, _, d in events(kitchen, "moved")]
     assert details[0].startswith("64 buckets nobody -> oven-a")
     assert details[1] == f"{len(moved_to_b)} buckets oven-a -> oven-b (generation 2)"
-    assert {x["bucket"] for x in moved_to_b} == {bucket for bucket, o in owners(kitchen).items() if o == b.id}
+    assert {x.bucket for x in moved_to_b} == {bucket for bucket, o in owners(kitchen).items() if o == b.id}
     clock.advance(6)
     a.heartbeat()
     report = kitchen.reap()

@@ -175,7 +175,7 @@ def test_bad_orders_write_nothing(kitchen: Kitchen, fields: dict, message: str) 
     assert message in one_line(info.value)
     assert len(str(info.value)) < 200
     assert table_counts(kitchen) == {"orders": 0, "ledger": 0, "refusals": 0}
-    assert kitchen.status()["orders"]["submitted"] == 0
+    assert kitchen.status().orders.submitted == 0
 
 
 def test_payload_limit_is_a_setting_and_exact(open_kitchen) -> None:
@@ -184,7 +184,7 @@ def test_payload_limit_is_a_setting_and_exact(open_kitchen) -> None:
     assert k.submit("margherita", fits).number
     with pytest.raises(BadOrder, match="1025 bytes; the limit is 1024"):
         k.submit("margherita", {"p": "x" * (1025 - len('{"p":""}'))})
-    assert k.ticket(1)["payload"] == fits
+    assert k.ticket(1).payload == fits
 
 
 def test_payload_round_trips_as_json_only(kitchen: Kitchen) -> None:
@@ -192,7 +192,7 @@ def test_payload_round_trips_as_json_only(kitchen: Kitchen) -> None:
                "note": "ünïcödé ✓", "none": None}
     t = kitchen.submit("margherita", payload)
     oven = kitchen.join("oven-1")
-    assert oven.claim().payload == payload == kitchen.ticket(t.number)["payload"]
+    assert oven.claim().payload == payload == kitchen.ticket(t.number).payload
     stored = scalar(kitchen, "SELECT payload FROM orders")
     assert isinstance(stored, str) and stored.startswith("{")
 

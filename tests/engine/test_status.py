@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kitchen import FrozenClock, Kitchen, UnknownTicket
+from kitchen.core.views import LedgerTotals, Snapshot
 
 from .helpers import in_threads, rows, scalar
 
@@ -15,11 +16,11 @@ def true_counts(k: Kitchen) -> dict[str, int]:
     return counts
 
 
-def assert_counts(k: Kitchen, **expected: int) -> dict:
+def assert_counts(k: Kitchen, **expected: int) -> Snapshot:
     status = k.status()
-    orders = status["orders"]
-    assert {s: orders[s] for s in expected} == expected
-    assert {s: orders[s] for s in ("queued", "cooking", "done", "burnt")} == true_counts(k)
+    orders = status.orders
+    assert {s: getattr(orders, s) for s in expected} == expected
+    assert {s: getattr(orders, s) for s in ("queued", "cooking", "done", "burnt")} == true_counts(k)
     assert orders["submitted"] == scalar(k, "SELECT count(*) FROM orders")
     return status
 
@@ -53,18 +54,18 @@ def test_status_counts_after_a_mix_of_transitions(open_kitchen, clock: FrozenClo
     report = k.reap()  # b dies with three orders on their last attempt: burnt
     assert report.dead == ["oven-b"] and len(report.burnt) == 3
     status = assert_counts(k, queued=24, cooking=0, done=3, burnt=4)
-    assert status["ledger"] == {"completions": 3, "duplicate_submissions": 1, "refused_completions": 4}
-    assert status["requeued"] == 4 and status["retried"] == 1
-    assert [o["name"] for o in status["ovens"] if o["state"] == "alive"] == ["oven-a"]
-    assert {x["oven"] for x in status["buckets"]} == {"oven-a"}
+    assert status.ledger == LedgerTotals(completions=3, duplicate_submissions=1, refused_completions=4)
+    assert status.requeued == 4 and status.retried == 1
+    assert [o.name for o in status.ovens if o.state == "alive"] == ["oven-a"]
+    assert {x.oven for x in status.buckets} == {"oven-a"}
     assert k.requeue(burnt=True) and assert_counts(k, queued=28, burnt=0)
     cooked = 0
     while (order := a.claim()) is not None:
         cooked += a.complete(order)
     assert cooked == 28
     final = assert_counts(k, queued=0, cooking=0, done=31, burnt=0)
-    assert final["ledger"]["completions"] == 31 == scalar(k, "SELECT count(*) FROM ledger")
-    assert [o for o in final["ovens"] if o["name"] == "oven-a"][0]["cooked"] == 31
+    assert final.ledger.completions == 31 == scalar(k, "SELECT count(*) FROM ledger")
+    assert [o for o in final.ovens if o.name == "oven-a"][0].cooked == 31
     assert len(tickets) == 30
 
 
@@ -74,10 +75,10 @@ def test_status_shows_cooking_orders_per_oven(kitchen: Kitchen, clock: FrozenClo
     order = oven.claim()
     oven.heartbeat(progress=70, order=order)
     clock.advance(1.25)
-    row = kitchen.status()["ovens"][0]
-    assert (row["current_order"], row["current_recipe"], row["progress"], row["cooking"]) == (
+    row = kitchen.status().ovens[0]
+    assert (row.current_order, row.current_recipe, row.progress, row.cooking) == (
         order.id, "pepperoni", 70, [order.id])
-    assert row["heartbeat_age"] == 1.25 and len(row["buckets"]) == 64
+    assert row.heartbeat_age == 1.25 and len(row.buckets) == 64
 
 
 def test_unknown_ticket(kitchen: Kitchen) -> None:
@@ -98,4 +99,4 @@ def test_concurrent_first_opens_create_one_schema(fresh_url) -> None:
     with Kitchen.open(url, clock=clock) as k:
         assert scalar(k, "SELECT count(*) FROM buckets") == 64
         assert scalar(k, "SELECT count(*) FROM kitchen_meta WHERE key = 'schema_version'") == 1
-        assert k.status()["orders"]["submitted"] == 4
+        assert k.status().orders.submitted == 4

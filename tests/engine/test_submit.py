@@ -22,10 +22,10 @@ def test_submit_returns_a_committed_ticket(kitchen: Kitchen, open_kitchen) -> No
     assert ticket.number > 0 and not ticket.duplicate
     other = open_kitchen()  # another process would see exactly this: a separate connection
     seen = other.ticket(ticket.number)
-    assert seen["state"] == "queued"
-    assert seen["payload"] == {"size": "L"}
-    assert (seen["customer"], seen["key"], seen["bucket"]) == ("ada", "ada-1", ticket.bucket)
-    assert other.status()["orders"]["queued"] == 1
+    assert seen.state == "queued"
+    assert seen.payload == {"size": "L"}
+    assert (seen.customer, seen.key, seen.bucket) == ("ada", "ada-1", ticket.bucket)
+    assert other.status().orders.queued == 1
 
 
 def test_duplicate_key_returns_first_ticket_and_is_counted(kitchen: Kitchen) -> None:
@@ -34,10 +34,10 @@ def test_duplicate_key_returns_first_ticket_and_is_counted(kitchen: Kitchen) -> 
     assert again.duplicate and not first.duplicate
     assert (again.number, again.bucket) == (first.number, first.bucket)
     assert scalar(kitchen, "SELECT count(*) FROM orders") == 1
-    assert kitchen.ticket(first.number)["recipe"] == "margherita"
+    assert kitchen.ticket(first.number).recipe == "margherita"
     status = kitchen.status()
-    assert status["ledger"]["duplicate_submissions"] == 1
-    assert status["orders"]["submitted"] == 1 and status["orders"]["queued"] == 1
+    assert status.ledger.duplicate_submissions == 1
+    assert status.orders.submitted == 1 and status.orders.queued == 1
 
 
 def test_duplicates_inside_one_batch_and_across_batches(kitchen: Kitchen) -> None:
@@ -48,7 +48,7 @@ def test_duplicates_inside_one_batch_and_across_batches(kitchen: Kitchen) -> Non
     later = kitchen.submit_many([{"recipe": "margherita", "key": "b"}, {"recipe": "marinara"}])
     assert later[0].duplicate and later[0].number == tickets[2].number and not later[1].duplicate
     assert scalar(kitchen, "SELECT count(*) FROM orders") == 3
-    assert kitchen.status()["ledger"]["duplicate_submissions"] == 2
+    assert kitchen.status().ledger.duplicate_submissions == 2
 
 
 def test_concurrent_duplicate_submits_make_one_order(kitchen: Kitchen) -> None:
@@ -58,7 +58,7 @@ def test_concurrent_duplicate_submits_make_one_order(kitchen: Kitchen) -> None:
     assert len({t.number for t in tickets}) == 1
     assert sorted(t.duplicate for t in tickets) == [False, True, True, True]
     assert scalar(kitchen, "SELECT count(*) FROM orders") == 1
-    assert kitchen.status()["ledger"]["duplicate_submissions"] == 3
+    assert kitchen.status().ledger.duplicate_submissions == 3
 
 
 def test_submit_many_is_all_or_nothing(kitchen: Kitchen) -> None:
@@ -69,7 +69,7 @@ def test_submit_many_is_all_or_nothing(kitchen: Kitchen) -> None:
             kitchen.submit_many([good, dict(good, key="g"), bad, good])
         assert "\n" not in str(info.value)
     assert table_counts(kitchen)["orders"] == 0
-    assert kitchen.status()["orders"]["submitted"] == 0
+    assert kitchen.status().orders.submitted == 0
     assert kitchen.submit_many([]) == []
     assert len(kitchen.submit_many([good] * 5)) == 5
 

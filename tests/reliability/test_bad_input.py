@@ -112,4 +112,4 @@ def test_bad_input(case: Case, tmp_path: Path) -> None:
         line = assert_one_line_error(out, case.code)
         assert case.message in line, line
     with Kitchen.open(str(db)) as k:
-        assert k.status()["orders"]["submitted"] == 0, "nothing was written"
+        assert k.status().orders.submitted == 0, "nothing was written"

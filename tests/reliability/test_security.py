@@ -64,7 +64,7 @@ def test_crafted_recipe_name_is_refused_at_submit(tmp_path: Path, name: str) -> 
             k.submit(name, {"cmd": "touch /tmp/pwned"})
         with pytest.raises(BadOrder):
             k.submit_many([{"recipe": "margherita"}, {"recipe": name}])
-        assert k.status()["orders"]["submitted"] == 0, "nothing was written, not even the good order"
+        assert k.status().orders.submitted == 0, "nothing was written, not even the good order"
 
 
 EVIL_MODULE = """
@@ -100,8 +100,8 @@ def test_crafted_recipe_written_into_the_database_is_burnt_never_imported(tmp_pa
     with Kitchen.open(str(db)) as k:
         for t, name in zip(tickets, crafted):
             info = k.ticket(t.number)
-            assert info["state"] == "burnt" and "unknown recipe" in info["error"], (name, info)
-            assert info["attempts"] == 1, "burnt at once, not retried"
+            assert info.state == "burnt" and "unknown recipe" in info.error, (name, info)
+            assert info.attempts == 1, "burnt at once, not retried"
 
 
 class Evil:
@@ -144,8 +144,8 @@ def test_pickled_blob_in_a_payload_is_just_data(tmp_path: Path) -> None:
     assert not marker.exists(), "something unpickled the payload"
     with Kitchen.open(str(db)) as k:
         info = k.ticket(t.number)
-    assert info["state"] == "done", info
-    assert info["result"] == {"payload": payload, "types": ["str", "str"]}, "the recipe saw two plain strings"
+    assert info.state == "done", info
+    assert info.result == {"payload": payload, "types": ["str", "str"]}, "the recipe saw two plain strings"
     con = sqlite3.connect(db)
     stored = con.execute("SELECT typeof(payload) FROM orders WHERE id = ?", (t.number,)).fetchone()[0]
     con.close()
@@ -159,8 +159,8 @@ def test_sql_in_names_and_keys_is_stored_as_text(tmp_path: Path) -> None:
         again = k.submit("margherita", {}, key=evil)
         assert again.duplicate and again.number == t.number
         info = k.ticket(t.number)
-        assert (info["customer"], info["key"], info["payload"]) == (evil, evil, {"note": evil})
-        assert k.status()["orders"]["submitted"] == 1
+        assert (info.customer, info.key, info.payload) == (evil, evil, {"note": evil})
+        assert k.status().orders.submitted == 1
 
 
 BAD_RESULT = """
@@ -183,9 +183,9 @@ def test_recipe_returning_non_json_fails_its_order_not_the_oven(tmp_path: Path) 
     assert "kitchen: error" not in out.stderr
     with Kitchen.open(str(db)) as k:
         info = k.ticket(bad.number)
-        assert info["state"] == "burnt" and "result is not plain JSON" in info["error"], info
-        assert info["attempts"] == 2, "failed and retried like any failure, then burnt"
-        assert k.ticket(good.number)["state"] == "done", "the same oven went on cooking"
+        assert info.state == "burnt" and "result is not plain JSON" in info.error, info
+        assert info.attempts == 2, "failed and retried like any failure, then burnt"
+        assert k.ticket(good.number).state == "done", "the same oven went on cooking"
 
 
 def test_payload_that_is_not_json_in_the_database_is_burnt_not_a_crash(tmp_path: Path) -> None:
@@ -200,7 +200,7 @@ def test_payload_that_is_not_json_in_the_database_is_burnt_not_a_crash(tmp_path:
     assert not (tmp_path / "M").exists()
     assert out.returncode == 0 and "error" not in out.stderr, out.stderr[-500:]
     with Kitchen.open(str(db)) as k:
-        assert k.ticket(t.number)["state"] == "burnt"
+        assert k.ticket(t.number).state == "burnt"
 
 
 def test_the_default_data_folder_is_owner_only(tmp_path: Path) -> None:

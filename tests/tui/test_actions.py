@@ -63,10 +63,10 @@ async def test_n_focuses_the_order_taker_and_enter_takes_the_order(shop):
         taker = app.query_one(OrderTaker)
         await wait_until(pilot, lambda: taker.answer.tone == "ok", what="a ticket")
         assert "Ticket #1 for ada" in taker.answer.text and "Come back later" in taker.answer.text
-        assert k.ticket(1)["key"] == "ada-1"
+        assert k.ticket(1).key == "ada-1"
         await pilot.click("#take")  # the same key again: absorbed, the first ticket comes back
         await wait_until(pilot, lambda: taker.answer.tone == "dup", what="the duplicate answer")
-        assert "ticket #1" in taker.answer.text and k.status()["ledger"]["duplicate_submissions"] == 1
+        assert "ticket #1" in taker.answer.text and k.status().ledger.duplicate_submissions == 1
         app.query_one("#lookup").focus()
         await pilot.press("1", "enter")
         await wait_until(pilot, lambda: taker.whereabouts.tone == "ok", what="the lookup")
@@ -97,8 +97,8 @@ async def test_r_is_rush_hour(shop):
         await settled(pilot)
         await pilot.press("r")
         await wait_until(pilot, lambda: "rush hour: 10 orders" in log_text(app), what="the rush")
-        assert k.status()["orders"]["submitted"] == 10
-        await refreshed(pilot, lambda: app.view.status["orders"]["queued"] == 10, "the queue to show 10")
+        assert k.status().orders.submitted == 10
+        await refreshed(pilot, lambda: app.view.status.orders.queued == 10, "the queue to show 10")
 
 
 async def test_a_adds_an_oven_with_the_next_free_name(shop):
@@ -130,7 +130,7 @@ async def test_k_kills_the_selected_oven_and_the_screen_shows_the_recovery(shop)
     app = make_app(shop)
     async with app.run_test(size=(160, 48)) as pilot:
         await settled(pilot)
-        generation = app.view.status["ring_generation"]
+        generation = app.view.status.ring_generation
         await pilot.press("2", "k")
         assert launcher.signals == [("oven-2", "SIGKILL")]
         assert "SIGKILL oven-2" in log_text(app)
@@ -139,7 +139,7 @@ async def test_k_kills_the_selected_oven_and_the_screen_shows_the_recovery(shop)
             launcher.ovens[name].heartbeat()
         assert k.reap().dead == ["oven-2"]
         await refreshed(pilot, lambda: card(app, "oven-2").state == "dead", "oven-2 shown dead")
-        assert app.view.status["ring_generation"] == generation + 1
+        assert app.view.status.ring_generation == generation + 1
         assert "oven-2 (pid 9002) ended by SIGKILL" in log_text(app)
         assert "declared dead" in log_text(app) and "buckets oven-2 -> oven-1, oven-3" in log_text(app)
         await pilot.press("k")  # a dead oven has nothing left to kill

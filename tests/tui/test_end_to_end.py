@@ -57,14 +57,14 @@ async def test_kill_a_real_oven_and_see_it_recovered(tmp_path):
                     continue
             victim = card("oven-2")
             assert victim.state == "cooking"
-            generation = app.view.status["ring_generation"]
+            generation = app.view.status.ring_generation
             await pilot.press("2", "k")
             killed = time.monotonic()
 
             def recovered() -> bool:
                 c = card("oven-2")
                 return (c.state == "dead" and c.buckets == 0
-                        and app.view.status["ring_generation"] > generation
+                        and app.view.status.ring_generation > generation
                         and "oven-2 missed heartbeats" in log()
                         and "back in the queue: oven died" in log()
                         and "buckets oven-2 -> " in log())
@@ -74,9 +74,9 @@ async def test_kill_a_real_oven_and_see_it_recovered(tmp_path):
             assert "oven-2 (pid %d) ended by SIGKILL" % victim.pid in log()
             assert all(c.buckets > 0 for c in app.cards if c.name != "oven-2")
             order = victim.current_order
-            await wait_until(pilot, lambda: shop.kitchen.ticket(order)["state"] == "done", timeout=20,
+            await wait_until(pilot, lambda: shop.kitchen.ticket(order).state == "done", timeout=20,
                              what=f"order {order} cooked by another oven")
-            assert shop.kitchen.ticket(order)["oven"] in ("oven-1", "oven-3")
+            assert shop.kitchen.ticket(order).oven in ("oven-1", "oven-3")
     deadline = time.monotonic() + 10
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -110,6 +110,6 @@ async def test_freeze_past_death_then_thaw_shows_the_refused_completion(tmp_path
                              what="frozen oven-2 declared dead")
             assert card("oven-2").frozen
             await pilot.press("f")  # thaw: the zombie finishes its stale claim, the fence refuses it
-            await wait_until(pilot, lambda: any(r["oven_name"] == "oven-2" for r in app.view.refusals),
+            await wait_until(pilot, lambda: any(r.oven_name == "oven-2" for r in app.view.refusals),
                              timeout=20, what="oven-2's late completion refused in the ledger")
-            assert app.view.status["ledger"]["refused_completions"] >= 1
+            assert app.view.status.ledger.refused_completions >= 1

@@ -66,7 +66,7 @@ class Screen:
             return []
         try:
             with Kitchen.open(self.db) as k:
-                return [o["pid"] for o in k.status()["ovens"] if o["state"] == "alive"]
+                return [o.pid for o in k.status().ovens if o.state == "alive"]
         except DatabaseError:
             return []
 

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from kitchen import FrozenClock, Kitchen
+from kitchen.core.views import OvenView
 from kitchen.tui import counter, present
 from kitchen.tui.launcher import HOST, refusal
 from kitchen.tui.panes.ring import ring_view
@@ -16,10 +17,10 @@ from .fakes import FakeLauncher
 
 
 def oven(name, id, state="alive", age=0.0, pid=100, died_at=None, cooking=()):
-    return {"id": id, "name": name, "host": HOST, "pid": pid, "state": state, "heartbeat_age": age,
-            "buckets": [1, 2] if state == "alive" else [], "current_order": cooking[0] if cooking else None,
-            "current_recipe": "margherita" if cooking else None, "progress": 40 if cooking else None,
-            "cooking": list(cooking), "cooked": 3, "died_at": died_at}
+    return OvenView(id=id, name=name, host=HOST, pid=pid, state=state, heartbeat_age=age,
+                    buckets=[1, 2] if state == "alive" else [], current_order=cooking[0] if cooking else None,
+                    current_recipe="margherita" if cooking else None, progress=40 if cooking else None,
+                    cooking=list(cooking), cooked=3, joined_at=0.0, died_at=died_at)
 
 
 @pytest.mark.parametrize("db_state, age, cooking, frozen, shown", [
@@ -60,7 +61,7 @@ def test_ring_highlights_only_the_latest_recent_move(tmp_path):
         clock.advance(1)
         k.join("oven-3")
         status = k.status()
-        view = ring_view(status, {"oven-1": 0, "oven-2": 1, "oven-3": 2}, {"detail": "x"})
+        view = ring_view(status, {"oven-1": 0, "oven-2": 1, "oven-3": 2}, k.last_event("moved"))
         moved = [bucket for bucket, owner, just in view.buckets if just]
         assert moved and all(owner == "oven-3" for bucket, owner, just in view.buckets if just)
         clock.advance(60)

@@ -63,7 +63,7 @@ async def test_keypress_and_refresh_with_100k_orders(tmp_path):
             await pilot.press(key)
             assert app.selected == slot
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.view.status["orders"]["submitted"] == 100_010, what="the rush")
+        await wait_until(pilot, lambda: app.view.status.orders.submitted == 100_010, what="the rush")
         await wait_until(pilot, lambda: app.reads >= reads_before + 4, what="four live refreshes")
         stop.set()
         await task

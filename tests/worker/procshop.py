@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from kitchen import Kitchen
+from kitchen.core.views import OvenView, Snapshot
 from kitchen.ovens.procs import spawn_oven
 
 HERE = Path(__file__).parent
@@ -63,16 +64,16 @@ class Shop:
         return subprocess.run([sys.executable, "-m", "kitchen", "--config", str(self.ini), "--db", self.db, *args],
                               capture_output=True, text=True, timeout=timeout, env=self.env)
 
-    def status(self) -> dict:
+    def status(self) -> Snapshot:
         return self.kitchen.status()
 
-    def oven_row(self, name: str) -> dict | None:
-        rows = [o for o in self.status()["ovens"] if o["name"] == name]
+    def oven_row(self, name: str) -> OvenView | None:
+        rows = [o for o in self.status().ovens if o.name == name]
         return rows[-1] if rows else None
 
     def alive(self, name: str) -> bool:
         row = self.oven_row(name)
-        return bool(row and row["state"] == "alive")
+        return bool(row and row.state == "alive")
 
     def close(self) -> None:
         for p in self.procs:

@@ -28,21 +28,21 @@ def test_a_whole_host_dies_and_the_other_host_takes_its_orders_and_buckets(pg_sh
     hosts = {"a1": "host-a", "a2": "host-a", "b1": "host-b", "b2": "host-b"}
     procs = {name: shop.oven(name, host=host) for name, host in hosts.items()}
     wait_for(lambda: all(shop.alive(n) for n in hosts), what="four ovens alive")
-    assert {o["host"] for o in shop.status()["ovens"]} == {"host-a", "host-b"}
+    assert {o.host for o in shop.status().ovens} == {"host-a", "host-b"}
     tickets = shop.kitchen.submit_many([{"recipe": "slow", "payload": {"seconds": 0.4}, "customer": f"c{i}"}
                                         for i in range(40)])
-    wait_for(lambda: any(o["current_order"] for o in shop.status()["ovens"] if o["host"] == "host-a"),
+    wait_for(lambda: any(o.current_order for o in shop.status().ovens if o.host == "host-a"),
              what="host-a cooking")
     for name in ("a1", "a2"):
         os.kill(procs[name].pid, signal.SIGKILL)
-    wait_for(lambda: all(shop.oven_row(n)["state"] == "dead" for n in ("a1", "a2")), timeout=10,
+    wait_for(lambda: all(shop.oven_row(n).state == "dead" for n in ("a1", "a2")), timeout=10,
              what="host-a declared dead")
-    owners = {b["oven"] for b in shop.status()["buckets"]}
+    owners = {b.oven for b in shop.status().buckets}
     assert owners <= {"b1", "b2"}, owners
-    wait_for(lambda: shop.status()["orders"]["done"] == 40, timeout=60, what="all 40 done")
+    wait_for(lambda: shop.status().orders.done == 40, timeout=60, what="all 40 done")
     rows = shop.kitchen.ledger(1000)
-    assert sorted(r["order_id"] for r in rows) == sorted(t.number for t in tickets)
-    assert shop.status()["requeued"] >= 1
+    assert sorted(r.order_id for r in rows) == sorted(t.number for t in tickets)
+    assert shop.status().requeued >= 1
 
 
 def test_ovens_survive_the_server_dropping_their_connections(pg_shop):
@@ -52,7 +52,7 @@ def test_ovens_survive_the_server_dropping_their_connections(pg_shop):
     wait_for(lambda: shop.alive("a") and shop.alive("b"), what="ovens alive")
     tickets = shop.kitchen.submit_many([{"recipe": "slow", "payload": {"seconds": 0.2}, "customer": f"c{i}"}
                                         for i in range(30)])
-    wait_for(lambda: shop.status()["orders"]["done"] >= 3, what="cooking under way")
+    wait_for(lambda: shop.status().orders.done >= 3, what="cooking under way")
     import psycopg
 
     from tests.conftest import PG_SERVER
@@ -63,7 +63,7 @@ def test_ovens_survive_the_server_dropping_their_connections(pg_shop):
     assert killed >= 2, "the ovens' connections were dropped"
     wait_for(lambda: _done(shop) == 30, timeout=60, what="all orders done after the blip")
     rows = shop.kitchen.ledger(1000)
-    assert sorted(r["order_id"] for r in rows) == sorted(t.number for t in tickets), "none lost, none twice"
+    assert sorted(r.order_id for r in rows) == sorted(t.number for t in tickets), "none lost, none twice"
     for name in ("a", "b"):
         log = (shop.tmp / f"{name}.log").read_text()
         assert "Traceback" not in log
@@ -71,7 +71,7 @@ def test_ovens_survive_the_server_dropping_their_connections(pg_shop):
 
 def _done(shop: Shop) -> int:
     try:
-        return shop.status()["orders"]["done"]
+        return shop.status().orders.done
     except Exception:
         shop.kitchen.store.db.dispose()
         return -1

@@ -8,17 +8,18 @@ import subprocess
 import sys
 import time
 
-
 from procshop import Shop, wait_for
 
+from kitchen.core.views import LedgerRow, OvenView
 
-def ledger_rows(shop: Shop) -> list[dict]:
+
+def ledger_rows(shop: Shop) -> list[LedgerRow]:
     return shop.kitchen.ledger(10_000)
 
 
-def cooking_oven(shop: Shop, names: set[str]) -> dict | None:
-    for row in shop.status()["ovens"]:
-        if row["name"] in names and row["state"] == "alive" and row["current_order"]:
+def cooking_oven(shop: Shop, names: set[str]) -> OvenView | None:
+    for row in shop.status().ovens:
+        if row.name in names and row.state == "alive" and row.current_order:
             return row
     return None
 
@@ -29,21 +30,21 @@ def test_sigkill_mid_order_is_requeued_and_cooked_once_elsewhere(shop):
     tickets = shop.kitchen.submit_many([{"recipe": "slow", "payload": {"seconds": 1.5}, "customer": f"c{i}"}
                                         for i in range(6)])
     victim = wait_for(lambda: cooking_oven(shop, {"a", "b"}), what="an oven cooking")
-    proc = a if victim["name"] == "a" else b
-    killed_order = victim["current_order"]
+    proc = a if victim.name == "a" else b
+    killed_order = victim.current_order
     os.kill(proc.pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    wait_for(lambda: shop.oven_row(victim["name"])["state"] == "dead", timeout=10, what="declared dead")
+    wait_for(lambda: shop.oven_row(victim.name).state == "dead", timeout=10, what="declared dead")
     detect = time.monotonic() - killed_at
     assert detect < 1.0 + 0.2 + 1.5, f"death noticed after {detect:.1f}s"
-    survivor = "b" if victim["name"] == "a" else "a"
+    survivor = "b" if victim.name == "a" else "a"
     snap = shop.status()
-    assert all(bk["oven"] == survivor for bk in snap["buckets"]), "only the survivor owns buckets now"
-    wait_for(lambda: shop.status()["orders"]["done"] == 6, timeout=30, what="all orders done")
+    assert all(bk.oven == survivor for bk in snap.buckets), "only the survivor owns buckets now"
+    wait_for(lambda: shop.status().orders.done == 6, timeout=30, what="all orders done")
     rows = ledger_rows(shop)
-    assert sorted(r["order_id"] for r in rows) == sorted(t.number for t in tickets), "exactly one row per order"
+    assert sorted(r.order_id for r in rows) == sorted(t.number for t in tickets), "exactly one row per order"
     info = shop.kitchen.ticket(killed_order)
-    assert info["oven"] == survivor and info["attempts"] == 2
+    assert info.oven == survivor and info.attempts == 2
 
 
 def test_sigstop_past_timeout_then_sigcont_is_a_refused_zombie(shop):
@@ -51,17 +52,17 @@ def test_sigstop_past_timeout_then_sigcont_is_a_refused_zombie(shop):
     wait_for(lambda: shop.alive("a") and shop.alive("b"), what="both ovens alive")
     t = shop.kitchen.submit("slow", {"seconds": 1.0}, customer="zed")
     victim = wait_for(lambda: cooking_oven(shop, {"a", "b"}), what="an oven cooking")
-    zombie = procs[victim["name"]]
+    zombie = procs[victim.name]
     os.kill(zombie.pid, signal.SIGSTOP)
-    wait_for(lambda: shop.kitchen.ticket(t.number)["state"] == "done", timeout=20, what="re-cooked by survivor")
-    survivor = "b" if victim["name"] == "a" else "a"
-    assert shop.kitchen.ticket(t.number)["oven"] == survivor
+    wait_for(lambda: shop.kitchen.ticket(t.number).state == "done", timeout=20, what="re-cooked by survivor")
+    survivor = "b" if victim.name == "a" else "a"
+    assert shop.kitchen.ticket(t.number).oven == survivor
     os.kill(zombie.pid, signal.SIGCONT)
-    wait_for(lambda: shop.status()["ledger"]["refused_completions"] == 1, what="late completion refused")
+    wait_for(lambda: shop.status().ledger.refused_completions == 1, what="late completion refused")
     refusal = shop.kitchen.refusals(5)[0]
-    assert refusal["order_id"] == t.number and refusal["oven_name"] == victim["name"]
-    assert [r["order_id"] for r in ledger_rows(shop)] == [t.number], "one ledger row, never a double completion"
-    wait_for(lambda: shop.alive(victim["name"]), what="zombie rejoined as a new incarnation")
+    assert refusal.order_id == t.number and refusal.oven_name == victim.name
+    assert [r.order_id for r in ledger_rows(shop)] == [t.number], "one ledger row, never a double completion"
+    wait_for(lambda: shop.alive(victim.name), what="zombie rejoined as a new incarnation")
 
 
 def test_first_sigterm_drains_the_current_order_then_exits_zero(shop):
@@ -69,25 +70,25 @@ def test_first_sigterm_drains_the_current_order_then_exits_zero(shop):
     wait_for(lambda: shop.alive("a"), what="oven alive")
     t = shop.kitchen.submit("slow", {"seconds": 1.0})
     shop.kitchen.submit("slow", {"seconds": 1.0})
-    wait_for(lambda: shop.kitchen.ticket(t.number)["state"] == "cooking", what="cooking")
+    wait_for(lambda: shop.kitchen.ticket(t.number).state == "cooking", what="cooking")
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
-    assert shop.kitchen.ticket(t.number)["state"] == "done", "finished within the grace period"
-    assert shop.oven_row("a")["state"] == "left"
-    assert shop.status()["orders"]["queued"] == 1, "no new order was claimed while draining"
+    assert shop.kitchen.ticket(t.number).state == "done", "finished within the grace period"
+    assert shop.oven_row("a").state == "left"
+    assert shop.status().orders.queued == 1, "no new order was claimed while draining"
 
 
 def test_second_sigterm_hands_the_order_back_at_once(shop):
     proc = shop.oven("a")
     wait_for(lambda: shop.alive("a"), what="oven alive")
     t = shop.kitchen.submit("slow", {"seconds": 30})
-    wait_for(lambda: shop.kitchen.ticket(t.number)["state"] == "cooking", what="cooking")
+    wait_for(lambda: shop.kitchen.ticket(t.number).state == "cooking", what="cooking")
     os.kill(proc.pid, signal.SIGTERM)
     time.sleep(0.1)
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=5) == 0
     info = shop.kitchen.ticket(t.number)
-    assert info["state"] == "queued" and info["attempts"] == 0, "released without using up an attempt"
+    assert info.state == "queued" and info.attempts == 0, "released without using up an attempt"
 
 
 def test_long_order_on_a_healthy_oven_is_never_redelivered(tmp_path):
@@ -96,10 +97,10 @@ def test_long_order_on_a_healthy_oven_is_never_redelivered(tmp_path):
         shop.oven("a")
         shop.oven("b")
         t = shop.kitchen.submit("slow", {"seconds": 2.5})
-        wait_for(lambda: shop.kitchen.ticket(t.number)["state"] == "done", timeout=20, what="long order done")
+        wait_for(lambda: shop.kitchen.ticket(t.number).state == "done", timeout=20, what="long order done")
         info = shop.kitchen.ticket(t.number)
-        assert info["attempts"] == 1
-        assert shop.status()["requeued"] == 0
+        assert info.attempts == 1
+        assert shop.status().requeued == 0
     finally:
         shop.close()
 
@@ -111,10 +112,10 @@ def test_poison_order_burns_after_max_attempts(shop):
     shop.procs.append(sup)
     t = shop.kitchen.submit("poison")
     good = shop.kitchen.submit("slow", {"seconds": 0.1})
-    wait_for(lambda: shop.kitchen.ticket(t.number)["state"] == "burnt", timeout=40, what="poison burnt")
+    wait_for(lambda: shop.kitchen.ticket(t.number).state == "burnt", timeout=40, what="poison burnt")
     info = shop.kitchen.ticket(t.number)
-    assert info["attempts"] == 3 and "last allowed attempt" in info["error"]
-    wait_for(lambda: shop.kitchen.ticket(good.number)["state"] == "done", timeout=20, what="good order done")
+    assert info.attempts == 3 and "last allowed attempt" in info.error
+    wait_for(lambda: shop.kitchen.ticket(good.number).state == "done", timeout=20, what="good order done")
     os.kill(sup.pid, signal.SIGTERM)
     assert sup.wait(timeout=20) == 0
 
@@ -132,11 +133,11 @@ def test_killing_the_supervisor_leaves_no_orphan_ovens(shop):
                             "--ovens", "2"], env=shop.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
     shop.procs.append(sup)
-    rows = wait_for(lambda: [o for o in shop.status()["ovens"] if o["state"] == "alive"] or None, what="ovens")
-    wait_for(lambda: len([o for o in shop.status()["ovens"] if o["state"] == "alive"]) == 2, what="two ovens")
-    pids = [o["pid"] for o in shop.status()["ovens"] if o["state"] == "alive"]
+    rows = wait_for(lambda: [o for o in shop.status().ovens if o.state == "alive"] or None, what="ovens")
+    wait_for(lambda: len([o for o in shop.status().ovens if o.state == "alive"]) == 2, what="two ovens")
+    pids = [o.pid for o in shop.status().ovens if o.state == "alive"]
     assert sup.pid not in pids and rows
     sup.kill()
     sup.wait(timeout=5)
     wait_for(lambda: all(_gone(p) for p in pids), timeout=15, what="children exited")
-    assert all(o["state"] == "left" for o in shop.status()["ovens"]), "they left the ring on the way out"
+    assert all(o.state == "left" for o in shop.status().ovens), "they left the ring on the way out"

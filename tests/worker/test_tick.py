@@ -31,9 +31,9 @@ def test_tick_cooks_one_order_and_records_one_ledger_row(kitchen):
     w = Worker(kitchen, "oven-1", menu_with())
     assert w.tick() == "cooked"
     info = kitchen.ticket(t.number)
-    assert info["state"] == "done" and info["oven"] == "oven-1"
-    assert info["result"] == {"baked_seconds": 0.0, "slices": 6}
-    assert kitchen.status()["ledger"]["completions"] == 1
+    assert info.state == "done" and info.oven == "oven-1"
+    assert info.result == {"baked_seconds": 0.0, "slices": 6}
+    assert kitchen.status().ledger.completions == 1
     assert w.tick() == "idle"
 
 
@@ -44,8 +44,8 @@ def test_group_commit_completes_and_claims_next_in_one_tick(kitchen):
     assert len(w.in_hand) == 2, "the completion transaction also claimed the next batch"
     while w.tick() == "cooked":
         pass
-    assert all(kitchen.ticket(t.number)["state"] == "done" for t in tickets)
-    assert kitchen.status()["ledger"]["completions"] == 5
+    assert all(kitchen.ticket(t.number).state == "done" for t in tickets)
+    assert kitchen.status().ledger.completions == 5
 
 
 def test_failure_retries_with_backoff_then_burns(kitchen):
@@ -57,13 +57,13 @@ def test_failure_retries_with_backoff_then_burns(kitchen):
     for attempt in range(1, 4):
         assert w.tick() == "cooked"
         info = kitchen.ticket(t.number)
-        assert info["attempts"] == attempt and "oven on fire" in info["error"]
+        assert info.attempts == attempt and "oven on fire" in info.error
         if attempt < 3:
-            assert info["state"] == "queued"
+            assert info.state == "queued"
             assert w.tick() == "idle", "backoff: not ready yet"
             kitchen.clock.advance(10)
-    assert kitchen.ticket(t.number)["state"] == "burnt"
-    assert kitchen.status()["orders"]["burnt"] == 1
+    assert kitchen.ticket(t.number).state == "burnt"
+    assert kitchen.status().orders.burnt == 1
 
 
 def test_unknown_recipe_burns_visibly_without_running_anything(kitchen):
@@ -71,7 +71,7 @@ def test_unknown_recipe_burns_visibly_without_running_anything(kitchen):
     w = Worker(kitchen, "oven-1", menu_with())
     assert w.tick() == "cooked"
     info = kitchen.ticket(t.number)
-    assert info["state"] == "burnt" and "unknown recipe 'os_system'" in info["error"]
+    assert info.state == "burnt" and "unknown recipe 'os_system'" in info.error
 
 
 def test_zombie_completion_is_refused_and_oven_rejoins(kitchen):
@@ -90,7 +90,7 @@ def test_zombie_completion_is_refused_and_oven_rejoins(kitchen):
     assert zombie.lost
     zombie.tick()
     assert not zombie.lost and zombie.oven.alive(), "rejoined as a new incarnation"
-    assert kitchen.status()["ledger"]["refused_completions"] == 1
+    assert kitchen.status().ledger.refused_completions == 1
 
 
 def test_draining_finishes_in_hand_then_exits(kitchen):
@@ -100,7 +100,7 @@ def test_draining_finishes_in_hand_then_exits(kitchen):
     w.drain("test")
     assert w.tick() == "exit"
     w.shutdown()
-    assert kitchen.status()["orders"]["queued"] == 3
+    assert kitchen.status().orders.queued == 3
     assert not w.oven.alive()
 
 
@@ -132,7 +132,7 @@ def test_a_failed_group_commit_keeps_finished_orders_and_commits_them_next_tick(
     with pytest.raises(DatabaseBusy):
         w.tick()
     assert [o.id for o, _ in w.pending] == [t.number], "the finished order is still held"
-    assert kitchen.ticket(t.number)["state"] == "cooking"
+    assert kitchen.ticket(t.number).state == "cooking"
     w.tick()
-    assert kitchen.ticket(t.number)["state"] == "done" and not w.pending
+    assert kitchen.ticket(t.number).state == "done" and not w.pending
     assert calls == [1, 1], "committed on the next tick, not cooked again"

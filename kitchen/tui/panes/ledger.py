@@ -7,18 +7,20 @@ already re-cooked elsewhere shows up here, highlighted, instead of as a second p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from kitchen.core import words
+from kitchen.core.views import LedgerRow, RefusalRow, Snapshot
 
 from ..present import clock_time
 
 
 @dataclass(frozen=True)
 class LedgerView:
-    """Totals plus the newest rows: (at, order, oven, fence, refused reason or None)."""
+    """Totals plus the newest rows: (at, order, oven, fence, why it was refused in a few words, or None)."""
 
     completions: int = 0
     duplicates: int = 0
@@ -26,21 +28,15 @@ class LedgerView:
     rows: tuple[tuple[float, int, str, int, str | None], ...] = ()
 
 
-def ledger_view(status: dict[str, Any], ledger: list[dict[str, Any]], refusals: list[dict[str, Any]]) -> LedgerView:
-    totals = status["ledger"]
-    rows = [(r["at"], r["order_id"], r["oven_name"], r["fence"], None) for r in ledger]
-    rows += [(r["at"], r["order_id"], r["oven_name"], r["fence"], r["reason"]) for r in refusals]
+def ledger_view(status: Snapshot, ledger: list[LedgerRow], refusals: list[RefusalRow]) -> LedgerView:
+    totals = status.ledger
+    rows: list[tuple[float, int, str, int, str | None]] = [(r.at, r.order_id, r.oven_name, r.fence, None)
+                                                           for r in ledger]
+    rows += [(r.at, r.order_id, r.oven_name, r.fence,
+              words.short_refusal(r.code, r.current_fence, r.order_state, r.legacy_reason)) for r in refusals]
     rows.sort(key=lambda r: (r[0], r[4] is not None), reverse=True)
-    return LedgerView(int(totals["completions"]), int(totals["duplicate_submissions"]),
-                      int(totals["refused_completions"]), tuple(rows))
-
-
-def short_reason(reason: str) -> str:
-    """'stale fence 1: order is being re-cooked under fence 2' -> 're-cooked under fence 2'."""
-    text = reason.split(": ", 1)[-1]
-    for prefix in ("order ", "is being ", "was "):
-        text = text.removeprefix(prefix)
-    return text
+    return LedgerView(int(totals.completions), int(totals.duplicate_submissions), int(totals.refused_completions),
+                      tuple(rows))
 
 
 class LedgerPane(Widget):
@@ -80,7 +76,7 @@ class LedgerPane(Widget):
             if reason is None:
                 line.append("✓ accepted", st("ledger--ok"))
             else:
-                line.append(f"✗ {short_reason(reason)}", st("ledger--refused"))
+                line.append(f"✗ {reason}", st("ledger--refused"))
                 line.pad_right(max(0, width - line.cell_len))
                 line.stylize(st("ledger--refused"), 0)
             t.append_text(line)

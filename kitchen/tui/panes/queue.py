@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Sparkline
+
+from kitchen.core.views import RecentOrder, Snapshot
 
 STATE_MARK = {"queued": "…", "cooking": "♨", "done": "✓", "burnt": "✗"}
 STYLES = {"queue--queued", "queue--cooking", "queue--done", "queue--burnt", "queue--dim", "queue--num"}
@@ -25,13 +26,12 @@ class QueueView:
     recent: tuple[tuple[int, str, str | None, str, int, int], ...] = ()
 
 
-def queue_view(status: dict[str, Any], throughput: list[float], recent: list[dict[str, Any]]) -> QueueView:
-    orders = status["orders"]
-    counts = tuple((s, int(orders[s])) for s in ("queued", "cooking", "done", "burnt"))
-    extra = (("submitted", int(orders["submitted"])), ("requeued", int(status["requeued"])),
-             ("retried", int(status["retried"])))
-    rows = tuple((r["id"], r["recipe"], r["customer"], r["state"], r["progress"] or 0, r["attempt"])
-                 for r in recent)
+def queue_view(status: Snapshot, throughput: list[float], recent: list[RecentOrder]) -> QueueView:
+    o = status.orders
+    counts = (("queued", int(o.queued)), ("cooking", int(o.cooking)), ("done", int(o.done)),
+              ("burnt", int(o.burnt)))
+    extra = (("submitted", int(o.submitted)), ("requeued", int(status.requeued)), ("retried", int(status.retried)))
+    rows = tuple((r.id, r.recipe, r.customer, r.state, r.progress or 0, r.attempt) for r in recent)
     return QueueView(counts, extra, tuple(throughput), rows)
 
 

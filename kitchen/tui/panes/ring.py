@@ -7,11 +7,14 @@ says exactly where they went ("21 buckets oven-2 -> oven-1, oven-3").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from kitchen.core import words
+from kitchen.core.events import RingMove
+from kitchen.core.views import EventRow, Snapshot
 
 from ..present import PALETTE
 
@@ -25,20 +28,28 @@ class RingView:
     buckets: tuple[tuple[int, str | None, bool], ...] = ()  # (bucket, owner name, just moved)
     generation: int = 0
     colours: dict[str, int] = field(default_factory=dict)
-    summary: str = ""
+    summary: str = ""  # where the latest move sent buckets, without its generation
 
     def __hash__(self) -> int:
         return hash((self.buckets, self.generation, self.summary))
 
 
-def ring_view(status: dict[str, Any], colours: dict[str, int], last_move: dict[str, Any] | None) -> RingView:
+def ring_view(status: Snapshot, colours: dict[str, int], last_move: EventRow | None) -> RingView:
     """Mark buckets moved in the current generation, recently, as 'just moved'."""
-    gen, now = status["ring_generation"], status["now"]
-    cells = tuple((b["bucket"], b["oven"], b["generation"] == gen and b["moved_at"] is not None
-                   and now - b["moved_at"] <= MOVED_FOR and b["prev_oven"] is not None)
-                  for b in status["buckets"])
-    summary = last_move["detail"] if last_move else ""
-    return RingView(cells, gen, dict(colours), summary)
+    gen, now = status.ring_generation, status.now
+    cells = tuple((b.bucket, b.oven, b.generation == gen and b.moved_at is not None
+                   and now - b.moved_at <= MOVED_FOR and b.prev_oven is not None)
+                  for b in status.buckets)
+    return RingView(cells, gen, dict(colours), move_text(last_move))
+
+
+def move_text(event: EventRow | None) -> str:
+    """'21 buckets oven-2 -> oven-1, oven-3' from a 'moved' event (a first-release row: its own sentence)."""
+    if event is None:
+        return ""
+    if event.data is None:
+        return event.legacy_detail
+    return words.move_summary(RingMove.from_data(event.data), with_generation=False)
 
 
 class RingPane(Widget):
@@ -80,8 +91,7 @@ class RingPane(Widget):
         t.append(f"generation {v.generation}", self.get_component_rich_style("ring--other"))
         if moved and v.summary:
             t.append(f" · {moved} just moved:\n", dim)
-            t.append(v.summary.replace(f" (generation {v.generation})", ""),
-                     self.get_component_rich_style("ring--summary"))
+            t.append(v.summary, self.get_component_rich_style("ring--summary"))
         return t
 
     def _owner(self, owner: str | None, colours: dict[str, int]):
