@@ -11,14 +11,42 @@ at the top level is headless: no Textual.
 
 from .core.clock import FrozenClock
 from .core.config import Settings, load_settings
-from .core.errors import (BadOrder, ConfigError, DatabaseBusy, DatabaseError, KitchenError, OvenLost, SchemaError,
-                          UnknownTicket)
+from .core.errors import (
+                          BadOrder,
+                          ConfigError,
+                          DatabaseBusy,
+                          DatabaseError,
+                          KitchenError,
+                          OvenLost,
+                          SchemaError,
+                          UnknownTicket,
+)
 from .core.events import EventKind, ReapReport, RefusalCode, RingMove
 from .core.orders import Order, Ticket
 from .ovens.recipes import Cooking, recipe
 from .protocol import Kitchen, Oven
 
-__all__ = ["Kitchen", "Oven", "Order", "Ticket", "ReapReport", "RingMove", "EventKind", "RefusalCode", "Settings",
-           "load_settings", "FrozenClock", "KitchenError", "ConfigError", "BadOrder", "DatabaseError", "DatabaseBusy",
-           "SchemaError", "OvenLost", "UnknownTicket", "Cooking", "recipe"]
+__all__ = [
+                          "BadOrder",
+                          "ConfigError",
+                          "Cooking",
+                          "DatabaseBusy",
+                          "DatabaseError",
+                          "EventKind",
+                          "FrozenClock",
+                          "Kitchen",
+                          "KitchenError",
+                          "Order",
+                          "Oven",
+                          "OvenLost",
+                          "ReapReport",
+                          "RefusalCode",
+                          "RingMove",
+                          "SchemaError",
+                          "Settings",
+                          "Ticket",
+                          "UnknownTicket",
+                          "load_settings",
+                          "recipe",
+]
 __version__ = "0.1.0"

@@ -8,9 +8,10 @@ from __future__ import annotations
 import configparser
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError
 from .orders import check_recipe_name
@@ -51,7 +52,7 @@ class Settings:
     recipes: str = ""
     menu: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MENU))
 
-    def validated(self) -> "Settings":
+    def validated(self) -> Settings:
         """Refuse contradictory or out-of-range values with a message naming the key."""
         if self.durability not in ("normal", "full"):
             raise ConfigError(f"durability must be 'normal' or 'full', not {self.durability!r}")
@@ -74,16 +75,20 @@ class Settings:
             raise ConfigError(f"ovens must be between 0 and 64, not {self.ovens}")
         if not 1024 <= self.payload_limit <= 16 * 1024 * 1024:
             raise ConfigError(f"payload_limit must be between 1024 and 16777216 bytes, not {self.payload_limit}")
+        if self.lease <= self.heartbeat_interval:
+            raise ConfigError(f"lease ({self.lease}) must exceed heartbeat_interval ({self.heartbeat_interval}):"
+                              " heartbeats renew it")
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError(
-                f"heartbeat_timeout ({self.heartbeat_timeout}) must exceed heartbeat_interval ({self.heartbeat_interval})")
+                f"heartbeat_timeout ({self.heartbeat_timeout}) must exceed heartbeat_interval"
+                f" ({self.heartbeat_interval})")
         for recipe, seconds in self.menu.items():
             check_recipe_name(recipe, "menu: recipe name")
             if seconds < 0:
                 raise ConfigError(f"menu: {recipe} bake time must not be negative")
         return self
 
-    def with_overrides(self, **overrides: Any) -> "Settings":
+    def with_overrides(self, **overrides: Any) -> Settings:
         """Apply keyword settings (as Kitchen.open takes them), coercing and validating each."""
         known = {f.name: f for f in fields(self)}
         clean: dict[str, Any] = {}

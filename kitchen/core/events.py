@@ -68,7 +68,7 @@ class RingMove:
                 "flows": [{"from": f.source, "to": list(f.targets), "count": f.count} for f in self.flows]}
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "RingMove":
+    def from_data(cls, data: dict[str, Any]) -> RingMove:
         flows = tuple(Flow(f.get("from"), tuple(f.get("to") or ()), int(f.get("count", 0)))
                       for f in data.get("flows") or ())
         return cls(int(data.get("generation", 0)), flows)

@@ -14,8 +14,8 @@ the same answer and the database write can be a compare-and-set. Rules, in order
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
 
 from .hashing import stable_hash
 

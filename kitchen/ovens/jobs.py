@@ -4,15 +4,15 @@ the oven's main thread never starves them. Used by ``kitchen run`` and by the TU
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from kitchen.core.errors import KitchenError
 from kitchen.core.events import ReapReport
 from kitchen.core.words import move_summary
 from kitchen.protocol import Kitchen
-from kitchen.core.errors import KitchenError
 
 log = logging.getLogger("kitchen.jobs")
 

@@ -14,9 +14,10 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import IO, Any, Callable, Mapping, Sequence
+from typing import IO, Any
 
 PR_SET_PDEATHSIG = 1
 
@@ -70,8 +71,8 @@ def spawn_oven(name: str, *, database: str, config: str | None = None, extra: Se
 
     Output goes to ``log_path`` (appended), to the parent's stderr with ``inherit_output``, else nowhere.
     """
-    out: IO[bytes] | int | None = open(log_path, "ab") if log_path else (None if inherit_output
-                                                                         else subprocess.DEVNULL)
+    out: IO[bytes] | int | None = (open(log_path, "ab") if log_path  # noqa: SIM115 (closed below, once started)
+                                   else None if inherit_output else subprocess.DEVNULL)
     options: dict[str, Any] = {}
     hook = _die_with_parent()
     if hook is not None:

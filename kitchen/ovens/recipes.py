@@ -11,8 +11,9 @@ import importlib
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from kitchen.core.errors import ConfigError
 from kitchen.core.orders import Order, check_recipe_name
@@ -37,7 +38,7 @@ class Cooking:
 
     @property
     def payload(self) -> dict[str, Any]:
-        return self.order.payload
+        return self.order.payload or {}  # never None here: the oven burns an undecodable payload first
 
     @property
     def attempt(self) -> int:
@@ -126,6 +127,9 @@ def build_menu(bake_times: Mapping[str, float], burn_rate: float = 0.0, modules:
         except Exception as exc:
             raise ConfigError(f"cannot import recipe module {module!r}: {exc.__class__.__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
-    for name in (base or menu).names():
-        out.register(name, (base or menu).get(name))
+    source = base or menu
+    for name in source.names():
+        fn = source.get(name)
+        if fn is not None:
+            out.register(name, fn)
     return out

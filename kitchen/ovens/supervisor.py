@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from .procs import spawn_oven
 

@@ -14,10 +14,11 @@ import threading
 import time
 from typing import Any
 
-from kitchen.protocol import Kitchen, Oven, result_json
 from kitchen.core.errors import KitchenError, OvenLost
-from .jobs import add_reaper, make_scheduler
 from kitchen.core.orders import Order
+from kitchen.protocol import Kitchen, Oven, result_json
+
+from .jobs import add_reaper, make_scheduler
 from .recipes import Cooking, Interrupted, Menu
 
 log = logging.getLogger("kitchen.oven")
@@ -58,6 +59,11 @@ class Worker:
         log.info("%s joined (#%d, pid %d, host %s)", self.name, self.oven.id, os.getpid(), self.oven.host)
         return self.oven
 
+    def _joined(self) -> Oven:
+        if self.oven is None:
+            raise RuntimeError("the worker has not joined yet: call start() or tick()")
+        return self.oven
+
     @property
     def draining(self) -> bool:
         return self.drain_started is not None
@@ -94,7 +100,7 @@ class Worker:
         if self.stop.is_set() or (self.draining and not self.in_hand):
             return "exit"
         if not self.in_hand:
-            self.in_hand = self.oven.claim_many(self.prefetch)
+            self.in_hand = self._joined().claim_many(self.prefetch)
             if not self.in_hand:
                 return "idle"
         while self.in_hand and not self.stop.is_set():
@@ -113,7 +119,7 @@ class Worker:
     def _commit(self, claim: int) -> None:
         """Group commit of finished orders (+ the next claim). On a database error they stay pending and the
         next tick commits them again: finished work is never silently dropped."""
-        accepted, claimed = self.oven.complete_many(self.pending, claim=claim)
+        accepted, claimed = self._joined().complete_many(self.pending, claim=claim)
         finished, self.pending = self.pending, []
         self.in_hand += claimed
         for (order, _), ok in zip(finished, accepted):
@@ -128,11 +134,11 @@ class Worker:
         fn = self.menu.get(order.recipe)
         log.debug("%s cooking order %d (%s, attempt %d)", self.name, order.id, order.recipe, order.attempt)
         if order.payload is None:
-            state = self.oven.fail(order, "payload is not JSON: refused without cooking", retry=False)
+            state = self._joined().fail(order, "payload is not JSON: refused without cooking", retry=False)
             log.warning("%s: order %d has a payload that is not JSON -> %s", self.name, order.id, state)
             return "failed", None
         if fn is None:
-            state = self.oven.fail(order, f"unknown recipe {order.recipe!r}: this oven does not cook it",
+            state = self._joined().fail(order, f"unknown recipe {order.recipe!r}: this oven does not cook it",
                                    retry=False)
             log.warning("%s: order %d has unknown recipe %r -> %s", self.name, order.id, order.recipe, state)
             return "failed", None
@@ -147,9 +153,9 @@ class Worker:
             return "interrupted", None
         except Exception as exc:
             error = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
-            state = self.oven.fail(order, error)
+            state = self._joined().fail(order, error)
             log.warning("%s: order %d failed (%s) -> %s", self.name, order.id, error,
-                        {"queued": "will retry", "burnt": "burnt (dead letter)"}.get(state, "already taken back"))
+                        {"queued": "will retry", "burnt": "burnt (dead letter)"}.get(state or "", "already taken back"))
             return "failed", None
         finally:
             self.cooking = None

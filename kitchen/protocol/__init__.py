@@ -5,4 +5,4 @@ from .kitchen import Kitchen
 from .oven import Oven, result_json
 from .reaper import REAPED_ERROR
 
-__all__ = ["Kitchen", "Oven", "REAPED_ERROR", "result_json"]
+__all__ = ["REAPED_ERROR", "Kitchen", "Oven", "result_json"]

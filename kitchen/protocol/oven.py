@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from kitchen.core.clock import Clock
 from kitchen.core.errors import BadOrder

@@ -7,7 +7,8 @@ lease is handled by exactly one reaper.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from kitchen.core.events import EventKind, ReapReport, TakeBack
 

@@ -8,5 +8,13 @@ from .schema import SCHEMA_VERSION, ensure_schema
 from .sql import Statements, order_from_row
 from .store import Store
 
-__all__ = ["ChangeWaiter", "Conflict", "ErrorKind", "SCHEMA_VERSION", "Statements", "Store", "ensure_schema",
-           "order_from_row"]
+__all__ = [
+           "SCHEMA_VERSION",
+           "ChangeWaiter",
+           "Conflict",
+           "ErrorKind",
+           "Statements",
+           "Store",
+           "ensure_schema",
+           "order_from_row",
+]

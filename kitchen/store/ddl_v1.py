@@ -81,6 +81,7 @@ def create_v1(cur: Any, tables: tuple[str, ...], compile_sql: Any, buckets: int,
         cur.execute(statement)
     for key, value in (("schema_version", 1), ("buckets", buckets), ("ring_generation", 0), ("created_at", now)):
         cur.execute(compile_sql("INSERT INTO kitchen_meta (key, value) VALUES (?, ?)"), (key, str(value)))
-    cur.executemany(compile_sql("INSERT INTO buckets (bucket, generation) VALUES (?, 0)"), [(b,) for b in range(buckets)])
+    every = [(b,) for b in range(buckets)]
+    cur.executemany(compile_sql("INSERT INTO buckets (bucket, generation) VALUES (?, 0)"), every)
     cur.executemany(compile_sql("INSERT INTO tally (bucket, submitted, done, burnt, duplicates, refused, requeued,"
-                                " retried) VALUES (?, 0, 0, 0, 0, 0, 0, 0)"), [(b,) for b in range(buckets)])
+                                " retried) VALUES (?, 0, 0, 0, 0, 0, 0, 0)"), every)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
@@ -92,7 +93,7 @@ class Dialect(ABC):
         return text
 
     @abstractmethod
-    def statements(self) -> "Statements":
+    def statements(self) -> Statements:
         """Every statement compiled for this engine, with this engine's own text where it differs."""
 
     @abstractmethod
@@ -102,7 +103,7 @@ class Dialect(ABC):
     def lock_schema(self, cur: Any) -> None:
         """Serialise schema creation and upgrades across processes inside a write transaction."""
 
-    def check_target(self, store: "Store") -> None:
+    def check_target(self, store: Store) -> None:
         """Refuse a target that cannot hold tables (PostgreSQL: a missing schema)."""
 
     @abstractmethod
@@ -115,9 +116,9 @@ class Dialect(ABC):
         """Tell idle ovens the queue changed (delivered at commit). SQLite ovens watch data_version instead."""
 
     @abstractmethod
-    def waiter(self, store: "Store") -> ChangeWaiter: ...
+    def waiter(self, store: Store) -> ChangeWaiter: ...
 
-    def server_clock(self, store: "Store") -> Callable[[], float] | None:
+    def server_clock(self, store: Store) -> Callable[[], float] | None:
         """A clock shared by every host, if the engine has one (PostgreSQL's); None: the local clock."""
         return None
 
@@ -143,11 +144,14 @@ def named_to_pyformat(text: str) -> str:
 
 
 def driver_error(exc: BaseException) -> BaseException:
-    """The driver's own exception behind a peewee wrapper (peewee re-raises with the original as its first argument)."""
+    """The driver's own exception behind a peewee wrapper (peewee 4 keeps the original as ``orig``; older ones
+    passed it as the first argument)."""
     for _ in range(5):
         if not isinstance(exc, peewee.PeeweeException):
             break
-        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        inner = getattr(exc, "orig", None)
+        if not isinstance(inner, BaseException):
+            inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
         inner = inner or exc.__cause__ or exc.__context__
         if inner is None:
             break

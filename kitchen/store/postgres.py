@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
@@ -63,7 +64,9 @@ class PostgresDialect(Dialect):
         # (a new kitchen, before autovacuum's first ANALYZE) it picks a bitmap scan + sort of every queued
         # order for the claim; with them off it walks orders_ready in order and stops at the first match.
         # Every kitchen query is an indexed lookup or an ordered index walk, so nothing else needs them.
-        options = "-c enable_bitmapscan=off"
+        # lock_timeout = busy_timeout: a lock held longer than that (a LOCK TABLE, a long transaction) fails the
+        # attempt with 55P03, which is retried and then reported as DatabaseBusy, never waited on forever.
+        options = f"-c enable_bitmapscan=off -c lock_timeout={max(1, round(self.busy_timeout * 1000))}"
         if self.target.schema:
             options += f" -c search_path={self.target.schema}"
         params: dict[str, Any] = {"connect_timeout": 5, "options": options}
@@ -82,7 +85,7 @@ class PostgresDialect(Dialect):
     def lock_schema(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
 
-    def check_target(self, store: "Store") -> None:
+    def check_target(self, store: Store) -> None:
         def current(cur: Any) -> Any:
             cur.execute("SELECT current_schema()")
             return cur.fetchone()[0]
@@ -101,12 +104,12 @@ class PostgresDialect(Dialect):
                 return ids
 
     def notify(self, cur: Any) -> None:
-        cur.execute(f"SELECT pg_notify('{CHANNEL}', '')")
+        cur.execute(f"SELECT pg_notify('{CHANNEL}', current_schema())")  # see ListenWaiter: ours only
 
-    def waiter(self, store: "Store") -> ChangeWaiter:
+    def waiter(self, store: Store) -> ChangeWaiter:
         return ListenWaiter(self.target)
 
-    def server_clock(self, store: "Store") -> Callable[[], float]:
+    def server_clock(self, store: Store) -> Callable[[], float]:
         def fetch(cur: Any) -> float:
             cur.execute("SELECT extract(epoch FROM clock_timestamp())")
             return float(cur.fetchone()[0])
@@ -151,11 +154,14 @@ class PostgresDialect(Dialect):
 
 class ListenWaiter(ChangeWaiter):
     """LISTEN on the channel every submit, requeue and bucket move NOTIFYs at commit, so ovens on other
-    machines wake at once; if the listening connection drops, poll until it is back."""
+    machines wake at once; if the listening connection drops, poll until it is back. The channel is shared by
+    the whole database, so each NOTIFY names its kitchen's schema and only our schema's wake us (an empty
+    payload, from a kitchen before schema payloads, wakes every one as it always did)."""
 
     def __init__(self, target: Any) -> None:
         self._target = target
         self._listener: Any = None
+        self._schema = ""
 
     def wait(self, timeout: float, interrupted: Callable[[], bool]) -> None:
         deadline = time.monotonic() + timeout
@@ -165,8 +171,9 @@ class ListenWaiter(ChangeWaiter):
                 time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
                 continue
             try:
-                for _ in conn.notifies(timeout=min(0.05, max(0.001, deadline - time.monotonic())), stop_after=1):
-                    return
+                for note in conn.notifies(timeout=min(0.05, max(0.001, deadline - time.monotonic())), stop_after=1):
+                    if note.payload in ("", self._schema):
+                        return
             except Exception as exc:
                 log.warning("LISTEN connection lost (%s); polling until it is back", first_line(exc))
                 self.close()
@@ -178,8 +185,9 @@ class ListenWaiter(ChangeWaiter):
             options = f"-c search_path={self._target.schema}" if self._target.schema else None
             try:
                 self._listener = psycopg.connect(self._target.location, autocommit=True, connect_timeout=5,
-                                                 **({"options": options} if options else {}))
+                                                 options=options)
                 self._listener.execute(f"LISTEN {CHANNEL}")
+                self._schema = self._listener.execute("SELECT current_schema()").fetchone()[0] or ""
             except Exception:
                 self._listener = None
         return self._listener

@@ -12,13 +12,14 @@ bump nothing else — ``SCHEMA_VERSION`` is the last migration's number — and 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from kitchen.core.errors import SchemaError
 
-from .dialect import Dialect
 from .ddl_v1 import INDEXES, create_v1
+from .dialect import Dialect
 from .store import Store
 
 MAX_BUCKETS = 4096

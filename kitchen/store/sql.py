@@ -16,12 +16,13 @@ its column list):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from kitchen.core.orders import Order
 
-# -- orders: the columns an oven needs, and the row -> Order mapping beside them ---------------------------------
+# -- orders: the columns an oven needs, and the row -> Order mapping beside them -------------------------------------
 
 ORDER_COLUMNS = "id, recipe, customer, payload, priority, bucket, attempt, fence, dedup_key"
 
@@ -39,7 +40,7 @@ _REQUEUE_SET = (
     " error = CASE WHEN attempt >= :max_attempts THEN :error ELSE error END,"
     " finished_at = CASE WHEN attempt >= :max_attempts THEN :now ELSE NULL END")
 
-# -- the order taker -----------------------------------------------------------------------------------------------
+# -- the order taker -------------------------------------------------------------------------------------------------
 
 INSERT_ORDER = (
     "INSERT INTO orders (dedup_key, recipe, customer, payload, priority, bucket, state, run_at, created_at,"
@@ -53,7 +54,7 @@ INSERT_PLAIN_RETURNING = INSERT_PLAIN + " RETURNING id"
 MAX_ORDER_ID = "SELECT max(id) FROM orders"
 FIND_KEY = "SELECT id, bucket FROM orders WHERE dedup_key = ? AND dedup_key IS NOT NULL"
 
-# -- the per-bucket tally (status stays O(buckets)) ---------------------------------------------------------------
+# -- the per-bucket tally (status stays O(buckets)) ------------------------------------------------------------------
 
 TALLY_SUBMIT = "UPDATE tally SET submitted = submitted + ?, duplicates = duplicates + ? WHERE bucket = ?"
 TALLY_DONE = "UPDATE tally SET done = done + ? WHERE bucket = ?"
@@ -62,7 +63,7 @@ TALLY_REFUSED = "UPDATE tally SET refused = refused + 1 WHERE bucket = ?"
 TALLY_REQUEUED = "UPDATE tally SET requeued = requeued + ? WHERE bucket = ?"
 TALLY_RETRIED = "UPDATE tally SET retried = retried + 1 WHERE bucket = ?"
 
-# -- an oven's side ---------------------------------------------------------------------------------------------------
+# -- an oven's side --------------------------------------------------------------------------------------------------
 
 # The claim checks bucket ownership per candidate with a primary-key lookup (the ready index is walked in
 # priority order, so the first candidates usually match): ~35% cheaper than materialising the bucket set.
@@ -105,9 +106,11 @@ JOIN = (
     " VALUES (:name, :host, :pid, 'alive', :now, :now, 0) RETURNING id")
 OVEN_LEAVE = "UPDATE ovens SET state = 'left', died_at = ? WHERE id = ? AND state = 'alive'"
 OVEN_STATE = "SELECT state FROM ovens WHERE id = ?"
-EVENT = "INSERT INTO events (at, kind, oven_name, order_id, detail, data) VALUES (:now, :kind, :oven, :order, '', :data)"
+EVENT = (
+    "INSERT INTO events (at, kind, oven_name, order_id, detail, data)"
+    " VALUES (:now, :kind, :oven, :order, '', :data)")
 
-# -- the reaper ---------------------------------------------------------------------------------------------------------
+# -- the reaper ------------------------------------------------------------------------------------------------------
 
 DECLARE_DEAD = (
     "UPDATE ovens SET state = 'dead', died_at = ? WHERE state = 'alive' AND heartbeat_at < ? RETURNING id, name")
@@ -134,7 +137,7 @@ ANY_STRANDED = (
     "SELECT 1 FROM orders WHERE state = 'cooking'"
     " AND NOT EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.state = 'alive') LIMIT 1")
 
-# -- the ring -------------------------------------------------------------------------------------------------------------
+# -- the ring --------------------------------------------------------------------------------------------------------
 
 RING_GENERATION = "SELECT value FROM kitchen_meta WHERE key = 'ring_generation'"
 RING_CAS = "UPDATE kitchen_meta SET value = ? WHERE key = 'ring_generation' AND value = ?"
@@ -144,14 +147,14 @@ MOVE_BUCKET = (
     "UPDATE buckets SET oven_id = :after, prev_oven_id = :before, generation = :generation, moved_at = :now"
     " WHERE bucket = :bucket AND oven_id IS :before")
 
-# -- dead letters -----------------------------------------------------------------------------------------------------------
+# -- dead letters ----------------------------------------------------------------------------------------------------
 
 REQUEUE_BURNT = (
     "UPDATE orders SET state = 'queued', run_at = ?, attempt = 0, error = NULL, finished_at = NULL,"
     " oven_id = NULL WHERE id = ? AND state = 'burnt' RETURNING bucket")
 ALL_BURNT = "SELECT id FROM orders WHERE state = 'burnt' ORDER BY id"
 
-# -- reads (see kitchen.protocol.reads for the row mappings) --------------------------------------------------------------
+# -- reads (see kitchen.protocol.reads for the row mappings) ---------------------------------------------------------
 
 TALLY_TOTALS = (
     "SELECT sum(submitted), sum(done), sum(burnt), sum(duplicates), sum(refused), sum(requeued), sum(retried)"
@@ -250,7 +253,7 @@ class Statements:
     current_generation: str
 
     @classmethod
-    def build(cls, compile_sql: Callable[[str], str], overrides: Mapping[str, str]) -> "Statements":
+    def build(cls, compile_sql: Callable[[str], str], overrides: Mapping[str, str]) -> Statements:
         """Shared text (or the dialect's own, by field name) through the dialect's compiler."""
         shared: dict[str, Any] = globals()
         return cls(**{f.name: compile_sql(overrides.get(f.name, shared[f.name.upper()])) for f in fields(cls)})

@@ -8,15 +8,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
 from kitchen.core.errors import DatabaseError
 
-from .dialect import ChangeWaiter, Conflict, Dialect, ErrorKind, driver_error, first_line
 from .ddl_v1 import SQLITE_TABLES
+from .dialect import ChangeWaiter, Conflict, Dialect, ErrorKind, driver_error, first_line
 from .gate import WriteGate
 from .sql import Statements
 
@@ -107,7 +108,7 @@ class SqliteDialect(Dialect):
             raise Conflict("order ids were not contiguous")
         return list(range(first, first + len(rows)))
 
-    def waiter(self, store: "Store") -> ChangeWaiter:
+    def waiter(self, store: Store) -> ChangeWaiter:
         return DataVersionWaiter(store)
 
     def classify(self, exc: BaseException) -> ErrorKind:
@@ -152,7 +153,7 @@ class SqliteDialect(Dialect):
 class DataVersionWaiter(ChangeWaiter):
     """Polls ``PRAGMA data_version``: it changes when another connection commits."""
 
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     def _version(self) -> int:

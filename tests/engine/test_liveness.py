@@ -108,7 +108,7 @@ def test_redelivery_is_bounded_when_the_oven_dies_every_time(open_kitchen, clock
 
 
 def test_expired_lease_on_last_attempt_burns(open_kitchen, clock: FrozenClock) -> None:
-    k = open_kitchen(max_attempts=1, lease=1.0)
+    k = open_kitchen(max_attempts=1, lease=1.0, heartbeat_interval=0.5)
     oven = k.join("oven-1")
     k.submit("margherita")
     order = oven.claim()

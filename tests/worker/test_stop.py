@@ -9,6 +9,7 @@ import time
 import pytest
 
 from kitchen import FrozenClock, Kitchen
+from kitchen.core.hashing import bucket_for
 from kitchen.ovens.recipes import Menu
 from kitchen.ovens.worker import EXIT_HARD_STOP, HARD_STOP, Worker
 from procshop import Shop, wait_for
@@ -104,11 +105,18 @@ def test_killing_the_supervisor_leaves_no_oven_even_with_stubborn_recipes(tmp_pa
     import sys
 
     shop = Shop(tmp_path, grace=1)
-    tickets = [shop.kitchen.submit("stubborn", customer=f"c{i}") for i in range(2)]
     supervisor = subprocess.Popen([sys.executable, "-m", "kitchen", "--config", str(shop.ini), "--db", shop.db, "run",
                                    "--ovens", "2", "--recipes", "kitchen_test_recipes"], env=shop.env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        wait_for(lambda: len([o for o in shop.status().ovens if o.state == "alive" and o.buckets]) == 2, 20,
+                 "two ovens sharing the buckets")
+        owners = {b.bucket: b.oven_id for b in shop.status().buckets}
+        customers: dict[int, str] = {}  # one customer in each oven's buckets: each oven gets one stubborn order
+        for i in range(1000):
+            customers.setdefault(owners[bucket_for(f"c{i}", len(owners))], f"c{i}")
+        tickets = [shop.kitchen.submit("stubborn", customer=c) for c in customers.values()]
+        assert len(tickets) == 2
         wait_for(lambda: all(shop.kitchen.ticket(t.number).state == "cooking" for t in tickets), 20,
                  "both orders cooking")
         pids = [o.pid for o in shop.status().ovens if o.state == "alive"]
