@@ -32,32 +32,62 @@ class FrozenClock:
             self._now = when
 
 
-class ServerClock:
-    """The database server's clock, read cheaply: local time plus the server's measured offset.
+class BootClock:
+    """One clock for every process on this machine that no wall-clock step can move.
 
-    On PostgreSQL every machine's ovens, reapers and producers compare heartbeats and leases against one
-    clock (the server's), so drifting machine clocks still agree. The offset is re-measured every
-    ``refresh`` seconds (one tiny query); if the server cannot be reached the last offset is kept.
+    ``CLOCK_BOOTTIME`` (Linux) counts from boot, never steps, and keeps counting while the machine is
+    suspended; ``offset`` (this boot's wall time at boot, agreed by all processes through the database)
+    makes it read like wall time. An NTP step or a ``date -s`` after that changes nothing here, so heartbeat
+    ages and leases stay true.
+    """
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def __call__(self) -> float:
+        return time.clock_gettime(time.CLOCK_BOOTTIME) + self.offset
+
+
+def boot_identity() -> tuple[str, float] | None:
+    """(this boot's id, its wall time at boot), or None where there is no boot clock (not Linux)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot_id = f.read().strip()
+        return boot_id, time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (OSError, AttributeError):
+        return None
+
+
+class ServerClock:
+    """The database server's clock: every host's ovens, reapers and producers judge by one clock.
+
+    The server's time is measured every ``refresh`` seconds (one tiny query) and carried forward on this
+    process's monotonic clock, never its wall clock: a step of the local clock changes nothing. If the
+    server cannot be reached the last measurement is carried forward.
     """
 
     def __init__(self, fetch: Callable[[], float], refresh: float = 10.0) -> None:
         self._fetch = fetch
         self._refresh = refresh
-        self._offset = 0.0
+        self._server = time.time()
+        self._at = time.monotonic()
         self._next = 0.0
 
     def __call__(self) -> float:
-        if time.monotonic() >= self._next:
+        mono = time.monotonic()
+        if mono >= self._next:
             self.measure()
-        return time.time() + self._offset
+            mono = time.monotonic()
+        return self._server + (mono - self._at)
 
     def measure(self) -> float:
+        """Read the server's time now; returns its distance from this process's wall clock (for display)."""
         self._next = time.monotonic() + self._refresh
-        before = time.time()
+        before = time.monotonic()
         try:
             server = self._fetch()
         except Exception:
-            return self._offset
-        after = time.time()
-        self._offset = server - (before + after) / 2
-        return self._offset
+            return self._server - time.time()
+        after = time.monotonic()
+        self._server, self._at = server, (before + after) / 2
+        return server - time.time()

@@ -23,12 +23,37 @@ def make_scheduler() -> BackgroundScheduler:
                                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
 
 
-def reap_once(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None = None) -> ReapReport | None:
+class Pacer:
+    """Notices when this process itself fell silent (stopped, suspended, starved of CPU, or its database
+    calls failed): for one ``heartbeat_timeout`` afterwards its reaper judges no one, so every oven gets a
+    fresh chance to heartbeat before anyone is declared dead."""
+
+    def __init__(self, kitchen: Kitchen) -> None:
+        self.kitchen = kitchen
+        self.last: float | None = None
+        self.hold_until = float("-inf")
+
+    def judge(self) -> bool:
+        now, timeout = self.kitchen.clock(), self.kitchen.settings.heartbeat_timeout
+        if self.last is not None and now - self.last > timeout:
+            self.hold_until = now + timeout
+            log.info("reaper: this process was silent for %.1fs; judging no one for %gs", now - self.last, timeout)
+        self.last = now
+        return now >= self.hold_until
+
+    def failed(self) -> None:
+        self.hold_until = self.kitchen.clock() + self.kitchen.settings.heartbeat_timeout
+
+
+def reap_once(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None = None,
+              pacer: Pacer | None = None) -> ReapReport | None:
     """One reaper pass that never raises: a busy or unreachable database is logged and retried next time."""
     try:
-        report = kitchen.reap()
+        report = kitchen.reap(judge=pacer.judge() if pacer else True)
     except KitchenError as exc:
         log.warning("reaper: %s", exc)
+        if pacer:
+            pacer.failed()
         return None
     if report:
         for name in report.dead:
@@ -46,8 +71,8 @@ def reap_once(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None =
 
 def add_reaper(scheduler: BackgroundScheduler, kitchen: Kitchen,
                on_report: Callable[[ReapReport], None] | None = None) -> None:
-    scheduler.add_job(reap_once, "interval", seconds=kitchen.settings.reap_interval, args=(kitchen, on_report),
-                      id="reaper", name="reaper")
+    scheduler.add_job(reap_once, "interval", seconds=kitchen.settings.reap_interval,
+                      args=(kitchen, on_report, Pacer(kitchen)), id="reaper", name="reaper")
 
 
 def _ids(ids: list[int]) -> str:

@@ -242,8 +242,13 @@ class Worker:
                 signal.signal(sig, self._on_signal)
         self.start()
         s = self.kitchen.settings
+        # Heartbeats run on a thread of their own that paces itself on the monotonic clock: APScheduler plans
+        # by wall-clock datetimes, so a clock stepped back a minute would pause its jobs for that minute.
+        # The reaper stays an APScheduler job: a late pass only delays a verdict, and its Pacer notices.
+        beating = threading.Event()
+        heart = threading.Thread(target=self._beat_loop, args=(beating,), name="heartbeat", daemon=True)
+        heart.start()
         scheduler = make_scheduler()
-        scheduler.add_job(self.beat, "interval", seconds=s.heartbeat_interval, id="heartbeat", name="heartbeat")
         add_reaper(scheduler, self.kitchen)
         scheduler.start()
         watchdog = threading.Thread(target=self._watch_loop, name="watchdog", daemon=True)
@@ -273,11 +278,16 @@ class Worker:
                                       or self.lost or self.draining)
         finally:
             self.stop.set()
+            beating.set()
             scheduler.shutdown(wait=False)
             self.shutdown()
             self._waiter.close()
             self.finished.set()
         return 0
+
+    def _beat_loop(self, done: threading.Event) -> None:
+        while not done.wait(self.kitchen.settings.heartbeat_interval):
+            self.beat()
 
     def _watch_loop(self) -> None:
         """Until the main loop has finished: a recipe may still be running long after the stop was asked."""

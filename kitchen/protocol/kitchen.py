@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import Any, Iterable, Mapping
 
-from kitchen.core.clock import Clock, ServerClock, system_clock
+from kitchen.core.clock import Clock, system_clock
 from kitchen.core.config import Settings
 from kitchen.core.errors import ConfigError
 from kitchen.core.events import EventKind, ReapReport
@@ -30,12 +31,15 @@ class Kitchen:
     ``store`` is the layer below, for tests and tools that need raw SQL; applications never need it.
     """
 
-    def __init__(self, store: Store, settings: Settings, clock: Clock = system_clock) -> None:
+    def __init__(self, store: Store, settings: Settings, clock: Clock | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.clock = clock
         store.connect()
-        self.buckets = ensure_schema(store, settings.buckets, clock())
+        store.slow_write = settings.heartbeat_interval
+        self.buckets = ensure_schema(store, settings.buckets, (clock or system_clock)())
+        # The clock that judges heartbeats, leases and retry times: injected (tests), else the engine's
+        # shared one (SQLite: this machine's boot clock; PostgreSQL: the server's), never a process's wall clock.
+        self.clock: Clock = clock or store.dialect.shared_clock(store) or system_clock
         self._ctx = Ctx(store, settings, self.buckets)
 
     @classmethod
@@ -47,9 +51,6 @@ class Kitchen:
             overrides["database"] = url
         resolved = base.with_overrides(**overrides) if overrides else base.validated()
         store = Store(resolved.database, resolved.durability, resolved.busy_timeout)
-        if clock is None:
-            server = store.dialect.server_clock(store)
-            clock = ServerClock(server) if server is not None else system_clock
         try:
             return cls(store, resolved, clock)
         except BaseException:
@@ -118,16 +119,26 @@ class Kitchen:
 
     # -- the reaper --------------------------------------------------------------------------------------------
 
-    def reap(self, now: float | None = None) -> ReapReport:
+    def reap(self, now: float | None = None, *, judge: bool = True) -> ReapReport:
         """Declare silent ovens dead, requeue their orders and expired leases, move only their buckets.
 
-        Cheap when there is nothing to do (a read).
+        Cheap when there is nothing to do (a read). A pass judges no one (``judge`` False, or this
+        process's writes were recently stalled: see ``Store.stalled_recently``) when heartbeats may not have
+        been writable: it still sweeps orders stranded on gone ovens and rebalances.
         """
         now = self.clock() if now is None else now
         cutoff = now - self.settings.heartbeat_timeout
         if not self.store.read(reaper.needs_reaping, self._ctx, now, cutoff):
             return ReapReport()
-        return self.store.write(reaper.reap, self._ctx, now, cutoff)
+        judge = judge and not self.store.stalled_recently(self.settings.heartbeat_timeout)
+        asked = time.monotonic()
+
+        def tx(cur: Any) -> ReapReport:
+            # Waiting longer than a heartbeat interval for the write lock means heartbeats waited too.
+            fair = judge and time.monotonic() - asked <= self.settings.heartbeat_interval
+            return reaper.reap(cur, self._ctx, now, cutoff, judge=fair)
+
+        return self.store.write(tx)
 
     def requeue(self, tickets: Iterable[int] = (), *, burnt: bool = False) -> list[int]:
         """Put burnt (dead-lettered) orders back in the queue with fresh attempts; returns those moved."""

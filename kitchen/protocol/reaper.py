@@ -32,18 +32,20 @@ def needs_reaping(cur: Any, ctx: Ctx, now: float, cutoff: float) -> bool:
     return bool(orphans and cur.fetchone()[0])
 
 
-def reap(cur: Any, ctx: Ctx, now: float, cutoff: float) -> ReapReport:
+def reap(cur: Any, ctx: Ctx, now: float, cutoff: float, judge: bool = True) -> ReapReport:
+    """One pass. ``judge`` False: declare no death and expire no lease (heartbeats may have been blocked)."""
     st, report = ctx.st, ReapReport()
     take_back = {"max_attempts": ctx.settings.max_attempts, "now": now, "error": REAPED_ERROR}
-    cur.execute(st.declare_dead, (now, cutoff))
-    dead = [(int(i), n) for i, n in cur.fetchall()]
-    for oven_id, name in dead:
-        report.dead.append(name)
-        ctx.record(cur, now, EventKind.DEAD, name, None, timeout=ctx.settings.heartbeat_timeout)
-        cur.execute(st.requeue_oven, {**take_back, "oven": oven_id})
-        _taken_back(cur, ctx, now, name, cur.fetchall(), report, TakeBack.OVEN_DIED)
-    cur.execute(st.expire_leases, {**take_back, "stale": now - ctx.settings.lease})
-    _taken_back(cur, ctx, now, None, cur.fetchall(), report, TakeBack.LEASE_EXPIRED)
+    if judge:
+        cur.execute(st.declare_dead, (now, cutoff))
+        dead = [(int(i), n) for i, n in cur.fetchall()]
+        for oven_id, name in dead:
+            report.dead.append(name)
+            ctx.record(cur, now, EventKind.DEAD, name, None, timeout=ctx.settings.heartbeat_timeout)
+            cur.execute(st.requeue_oven, {**take_back, "oven": oven_id})
+            _taken_back(cur, ctx, now, name, cur.fetchall(), report, TakeBack.OVEN_DIED)
+        cur.execute(st.expire_leases, {**take_back, "stale": now - ctx.settings.lease})
+        _taken_back(cur, ctx, now, None, cur.fetchall(), report, TakeBack.LEASE_EXPIRED)
     # On PostgreSQL a claim can commit after requeue_oven read its snapshot (or after a leave released
     # orders) but before the oven's death or departure committed: sweep such orders now, not at lease end.
     cur.execute(st.requeue_stranded, take_back)

@@ -122,6 +122,11 @@ class Dialect(ABC):
         """A clock shared by every host, if the engine has one (PostgreSQL's); None: the local clock."""
         return None
 
+    def shared_clock(self, store: Store) -> Callable[[], float] | None:
+        """The clock every process judges heartbeats, leases and retry times by (never a process's wall
+        clock); None where the engine offers none (then the caller falls back to wall time)."""
+        return None
+
     # -- errors --------------------------------------------------------------------------------------------------
 
     @abstractmethod

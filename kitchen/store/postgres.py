@@ -7,12 +7,14 @@ to psycopg's exception class and the server's FATAL text.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import peewee
 
+from kitchen.core.clock import ServerClock
 from kitchen.core.errors import DatabaseError, SchemaError
 
 from .ddl_v1 import POSTGRES_TABLES
@@ -110,11 +112,14 @@ class PostgresDialect(Dialect):
         return ListenWaiter(self.target)
 
     def server_clock(self, store: Store) -> Callable[[], float]:
-        def fetch(cur: Any) -> float:
-            cur.execute("SELECT extract(epoch FROM clock_timestamp())")
-            return float(cur.fetchone()[0])
+        """Reads the server's time on a connection of its own: a clock read inside a transaction body must
+        never open (and commit) a transaction on that body's connection."""
+        return ClockReader(self.target)
 
-        return lambda: store.read(fetch)
+    def shared_clock(self, store: Store) -> Callable[[], float]:
+        clock = ServerClock(self.server_clock(store))
+        clock.measure()  # now, outside any transaction, so the first reading is the server's
+        return clock
 
     def classify(self, exc: BaseException) -> ErrorKind:
         exc = driver_error(exc)
@@ -150,6 +155,31 @@ class PostgresDialect(Dialect):
         if kind is ErrorKind.REFUSED:
             return f"cannot open database {self.target.label}: {first_line(driver_error(exc))}"
         return None
+
+
+class ClockReader:
+    """``SELECT clock_timestamp()`` on a private autocommit connection, reopened when it breaks."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        import psycopg
+
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    if self._conn is None or self._conn.closed:
+                        self._conn = psycopg.connect(self._target.location, autocommit=True, connect_timeout=5)
+                    row = self._conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+                    return float(row[0])
+                except psycopg.Error:
+                    self._conn = None
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
 
 
 class ListenWaiter(ChangeWaiter):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
+from kitchen.core.clock import BootClock, boot_identity
 from kitchen.core.errors import DatabaseError
 
 from .ddl_v1 import SQLITE_TABLES
@@ -107,6 +108,32 @@ class SqliteDialect(Dialect):
         if cur.fetchone()[0] != first + len(rows) - 1:
             raise Conflict("order ids were not contiguous")
         return list(range(first, first + len(rows)))
+
+    def shared_clock(self, store: Store) -> Callable[[], float] | None:
+        """Every process on this machine reads CLOCK_BOOTTIME plus one offset per boot, agreed through
+        kitchen_meta (the first process of a boot writes it; the others read it): one clock for all that a
+        wall-clock step cannot move. Rows of earlier boots are dropped."""
+        identity = boot_identity()
+        if identity is None:
+            return None
+        boot_id, offset = identity
+        key = f"boot:{boot_id}"
+
+        def agreed(cur: Any) -> float | None:
+            cur.execute("SELECT value FROM kitchen_meta WHERE key = ?", (key,))
+            row = cur.fetchone()
+            return float(row[0]) if row else None
+
+        def first(cur: Any) -> float | None:
+            cur.execute("INSERT INTO kitchen_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                        (key, repr(offset)))
+            cur.execute("DELETE FROM kitchen_meta WHERE key LIKE 'boot:%' AND key <> ?", (key,))
+            return agreed(cur)
+
+        found = store.read(agreed)
+        if found is None:
+            found = store.write(first)
+        return BootClock(found if found is not None else offset)
 
     def waiter(self, store: Store) -> ChangeWaiter:
         return DataVersionWaiter(store)

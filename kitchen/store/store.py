@@ -15,7 +15,8 @@ import random
 import sqlite3
 import time
 from collections import Counter
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import peewee
 
@@ -57,6 +58,8 @@ class Store:
         self.st: Statements = self.dialect.statements()
         self._begin_write = self.dialect.begin_write
         self._begin_read = self.dialect.begin_read
+        self.slow_write = 1.0  # seconds; the kitchen sets its heartbeat interval here
+        self._stalled_at = float("-inf")
         self.retried: Counter[str] = Counter()  # retried errors by engine code (40P01: deadlock), this process
 
     @property
@@ -95,8 +98,24 @@ class Store:
     # -- transactions ------------------------------------------------------------------------------------
 
     def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(cursor, *args)`` in one write transaction; retried whole on lock contention."""
-        return self._retrying(lambda: self._gated(fn, args))
+        """Run ``fn(cursor, *args)`` in one write transaction; retried whole on lock contention.
+
+        A write that waits longer than ``slow_write`` seconds, or fails for a locked or unreachable
+        database, marks this process as stalled (``stalled_recently``): heartbeats were not writable then.
+        """
+        started = time.monotonic()
+        try:
+            return self._retrying(lambda: self._gated(fn, args))
+        except DatabaseError:
+            self._stalled_at = time.monotonic()
+            raise
+        finally:
+            if time.monotonic() - started > self.slow_write:
+                self._stalled_at = time.monotonic()
+
+    def stalled_recently(self, window: float) -> bool:
+        """Did a write of this process stall (see ``write``) less than ``window`` seconds ago?"""
+        return time.monotonic() - self._stalled_at < window
 
     def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(cursor, *args)`` in one consistent read snapshot."""
@@ -128,17 +147,16 @@ class Store:
         start = time.monotonic()
         deadline = start + self.retry_for
         delay = 0.002
+        error: BaseException
         while True:
             try:
                 return attempt()
             except KitchenError:
                 raise
             except Conflict as exc:
-                kind, error = ErrorKind.BUSY, exc
-                self.retried["conflict"] += 1
+                kind, error, code = ErrorKind.BUSY, exc, "conflict"
             except DRIVER_ERRORS as exc:
-                kind, error = self.dialect.classify(exc), exc
-                self.retried[self.dialect.error_code(exc)] += 1
+                kind, error, code = self.dialect.classify(exc), exc, self.dialect.error_code(exc)
                 if kind is ErrorKind.DISCONNECTED:
                     self.db.dispose()
                 elif kind is ErrorKind.BUSY and isinstance(self.dialect, SqliteDialect):
@@ -149,6 +167,7 @@ class Store:
             if now >= deadline or (kind is ErrorKind.DISCONNECTED and unreachable_for is not None
                                    and now - start >= unreachable_for):
                 raise self.translate(error) from None
+            self.retried[code] += 1  # only what is retried: an error raised at once or at the deadline is not
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25 if kind is ErrorKind.BUSY else 2.0)
 
