@@ -35,7 +35,10 @@ class Kitchen:
         self.store = store
         self.settings = settings
         store.connect()
-        store.slow_write = settings.heartbeat_interval
+        # A write that waited this long may have held back heartbeats long enough to look like a death
+        # (see Store.stalled_recently); a shorter wait cannot make any heartbeat older than the timeout.
+        store.slow_write = max(settings.heartbeat_interval,
+                               settings.heartbeat_timeout - 2 * settings.heartbeat_interval)
         self.buckets = ensure_schema(store, settings.buckets, (clock or system_clock)())
         # The clock that judges heartbeats, leases and retry times: injected (tests), else the engine's
         # shared one (SQLite: this machine's boot clock; PostgreSQL: the server's), never a process's wall clock.
@@ -134,8 +137,8 @@ class Kitchen:
         asked = time.monotonic()
 
         def tx(cur: Any) -> ReapReport:
-            # Waiting longer than a heartbeat interval for the write lock means heartbeats waited too.
-            fair = judge and time.monotonic() - asked <= self.settings.heartbeat_interval
+            # Waiting this long for the write lock means heartbeats may have waited as long.
+            fair = judge and time.monotonic() - asked <= self.store.slow_write
             return reaper.reap(cur, self._ctx, now, cutoff, judge=fair)
 
         return self.store.write(tx)
