@@ -208,8 +208,8 @@ def wait_for(cond, deadline_s: float, what: str, step: float = 0.01):
     raise TimeoutError(f"timed out after {deadline_s}s waiting for {what}")
 
 
-def _alive_ovens(k: Kitchen) -> list[dict[str, Any]]:
-    return [o for o in k.status()["ovens"] if o["state"] == "alive"]
+def _alive_ovens(k: Kitchen) -> list[Any]:
+    return [o for o in k.status().ovens if o.state == "alive"]
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
@@ -235,13 +235,13 @@ def latency_and_idle(samples: int, ovens: int, idle_seconds: float, durability: 
             wait_for(lambda: len(_alive_ovens(k)) == ovens, 30, "ovens to join")
             rng = random.Random(1)
             warm = [k.submit("bench_latency", {"t": time.time()}).number for _ in range(4)]
-            wait_for(lambda: k.ticket(warm[-1])["state"] == "done" and k.ticket(warm[0])["state"] == "done",
+            wait_for(lambda: k.ticket(warm[-1]).state == "done" and k.ticket(warm[0]).state == "done",
                      30, "warm-up orders")
             tickets = []
             for _ in range(samples):
                 time.sleep(rng.uniform(*gap))
                 tickets.append(k.submit("bench_latency", {"t": time.time()}).number)
-            wait_for(lambda: k.status()["orders"]["done"] == samples + len(warm), 60, "latency orders")
+            wait_for(lambda: k.status().orders.done == samples + len(warm), 60, "latency orders")
             con = sqlite3.connect(str(db))
             rows = con.execute("SELECT result FROM orders WHERE id >= ? AND recipe = 'bench_latency'",
                                (tickets[0],)).fetchall()
@@ -277,7 +277,7 @@ def recovery(heartbeat_timeout: float, reap_interval: float, heartbeat_interval:
             wait_for(lambda: len(_alive_ovens(k)) == ovens, 30, "ovens to join")
 
             def all_cooking():
-                busy = [o for o in _alive_ovens(k) if o["cooking"]]
+                busy = [o for o in _alive_ovens(k) if o.cooking]
                 if len(busy) < ovens:
                     k.submit("bench_hold", {"seconds": 120})
                     return None
@@ -286,8 +286,8 @@ def recovery(heartbeat_timeout: float, reap_interval: float, heartbeat_interval:
             busy = wait_for(all_cooking, 30, "every oven to cook", step=0.05)
             victim = busy[0]
             pid_to_proc = {p.pid: p for p in procs}
-            proc = pid_to_proc[victim["pid"]]
-            held = victim["cooking"]
+            proc = pid_to_proc[victim.pid]
+            held = victim.cooking
             # a kill lands anywhere in the heartbeat and reaper cycles
             time.sleep(random.uniform(0, max(heartbeat_interval, reap_interval)))
             t_kill = time.monotonic()
@@ -297,7 +297,7 @@ def recovery(heartbeat_timeout: float, reap_interval: float, heartbeat_interval:
             q = (f"SELECT count(*) FROM orders WHERE id IN ({marks}) AND state = 'cooking' AND oven_id = ?")
 
             def back():
-                return con.execute(q, (*held, victim["id"])).fetchone()[0] == 0
+                return con.execute(q, (*held, victim.id)).fetchone()[0] == 0
 
             wait_for(back, heartbeat_timeout * 4 + 10, "orders requeued", step=0.002)
             seconds = time.monotonic() - t_kill
@@ -336,9 +336,9 @@ def build_big_fixture(path: Path, finished: int, queued: int, batch: int = 50_00
     with Kitchen.open(str(path), durability="normal") as k:
         for start in range(0, queued, FILL_BATCH):
             k.submit_many(noop_orders(finished + start, finished + min(queued, start + FILL_BATCH)))
-        status = k.status()["orders"]
+        status = k.status().orders
     checkpoint(path)
-    assert status["done"] == finished and status["queued"] == queued, status
+    assert status.done == finished and status.queued == queued, status
     return {"seconds": round(time.perf_counter() - t, 1), "bytes": os.path.getsize(path)}
 
 

@@ -78,7 +78,7 @@ def kitchen_drain(n: int, ovens: int, prefetch: int) -> tuple[float, list[int]]:
         for p in procs:
             p.start()
         deadline = time.monotonic() + 60
-        while len([o for o in k.status()["ovens"] if o["state"] == "alive"]) < ovens:
+        while len([o for o in k.status().ovens if o.state == "alive"]) < ovens:
             if time.monotonic() > deadline:
                 raise RuntimeError("ovens did not start")
             time.sleep(0.05)
@@ -89,7 +89,7 @@ def kitchen_drain(n: int, ovens: int, prefetch: int) -> tuple[float, list[int]]:
         for p in procs:
             p.join(timeout=30)
         s = k.status()
-        assert s["ledger"]["completions"] == n and s["orders"]["queued"] == 0 and s["orders"]["cooking"] == 0, s
+        assert s.ledger.completions == n and s.orders.queued == 0 and s.orders.cooking == 0, s
         rows = k.store.read(_ledger_rows)
         assert rows == (n, n), f"ledger rows (all, distinct orders) {rows}, expected {n}"
         k.close()
