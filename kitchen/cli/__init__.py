@@ -15,7 +15,9 @@ import warnings
 from typing import Any, Sequence
 
 from kitchen.core.errors import BadOrder, KitchenError
-from kitchen.core.orders import PRIORITY_RANGE
+from kitchen.core.orders import MAX_DEPTH, PRIORITY_RANGE
+
+from .logs import one_line
 
 PROG = "kitchen"
 
@@ -57,6 +59,8 @@ def _payload(text: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise argparse.ArgumentTypeError(f"nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"must be a JSON object, not {type(value).__name__}")
     return value
@@ -143,13 +147,21 @@ def _open(args: argparse.Namespace):
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = lambda msg, *a, **k: print(f"{PROG}: warning: {msg}", file=sys.stderr)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args: argparse.Namespace | None = None
     try:
+        words = list(sys.argv[1:] if argv is None else argv)
+        for word in words:
+            try:
+                word.encode("utf-8")
+            except UnicodeEncodeError:
+                parser.error(f"argument {one_line(word)!r} is not valid UTF-8 text")
+        args = parser.parse_args(words)
         return _dispatch(parser, args)
     except BadOrder as exc:  # an argument the order checks refused (recipe name, key, payload size): usage, 2
         getattr(args, "usage_of", parser).error(str(exc))
+        return 2
     except KitchenError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(one_line(f"{PROG}: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -158,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("KITCHEN_DEBUG"):
             raise
-        print(f"{PROG}: internal error: {exc.__class__.__name__}: {exc} (KITCHEN_DEBUG=1 shows more)",
+        print(one_line(f"{PROG}: internal error: {exc.__class__.__name__}: {exc} (KITCHEN_DEBUG=1 shows more)"),
               file=sys.stderr)
         return 1
 

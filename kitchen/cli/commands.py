@@ -18,6 +18,8 @@ from kitchen.core.config import Settings
 from kitchen.core.views import OvenView, RefusalRow, Snapshot
 from kitchen.protocol import Kitchen
 
+from .logs import JsonFormatter, TextFormatter
+
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, sort_keys=True, default=str))
@@ -44,16 +46,9 @@ def _refusal_json(row: RefusalRow) -> dict[str, Any]:
     return out
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return json.dumps({"at": round(record.created, 3), "level": record.levelname.lower(),
-                           "logger": record.name, "pid": os.getpid(), "message": record.getMessage()})
-
-
 def setup_logging(level: str, as_json: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if as_json else
-                         logging.Formatter("%(asctime)s %(levelname)-7s [%(process)d] %(message)s", "%H:%M:%S"))
+    handler.setFormatter(JsonFormatter() if as_json else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -22,6 +22,28 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=
 MAX_DEPTH = 64  # nesting a payload or result may have: deeper JSON is refused before it is stored
 
 
+OVEN_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
+def check_oven_name(name: Any) -> str:
+    """Oven names appear in logs, events and `kitchen ovens`: a plain word, so none can forge a line."""
+    if not isinstance(name, str) or not OVEN_NAME_RE.fullmatch(name):
+        shown = name.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")[:70] \
+            if isinstance(name, str) else repr(name)
+        raise ConfigError(f"oven name {shown!r} must be 1 to 64 letters, digits and . _ - @, starting with a"
+                          " letter or digit")
+    return name
+
+
+def utf8(text: str, what: str) -> str:
+    """Text that came from bytes that were not UTF-8 (lone surrogates) cannot be stored: refuse it here."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadOrder(f"{what} is not valid UTF-8 text") from None
+    return text
+
+
 def check_recipe_name(name: Any, where: str = "recipe name") -> str:
     """The one rule for recipe names (orders, menus, kitchen.ini): a ConfigError names the offender."""
     if not isinstance(name, str) or not RECIPE_RE.fullmatch(name):
@@ -47,9 +69,10 @@ def dumps_json(value: Any, what: str = "value") -> str:
     if not _depth_ok(value):
         raise BadOrder(f"{what} is nested more than {MAX_DEPTH} levels deep")
     try:
-        return _ENCODE(value)
+        text = _ENCODE(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise BadOrder(f"{what} is not plain JSON: {str(exc).splitlines()[0]}") from None
+    return text if text.isascii() else utf8(text, what)
 
 
 @dataclass(frozen=True)
@@ -114,7 +137,7 @@ def _text(name: str, value: Any, limit: int) -> str | None:
         raise BadOrder(f"{name} is {len(value)} characters; the limit is {limit}")
     if _CONTROL.search(value):
         raise BadOrder(f"{name} must not contain control characters")
-    return value
+    return utf8(value, name)
 
 
 def validate(recipe: Any, payload: Any = None, *, customer: Any = None, key: Any = None,

@@ -13,9 +13,8 @@ from typing import Any, Iterable, Mapping
 
 from kitchen.core.clock import Clock, system_clock
 from kitchen.core.config import Settings
-from kitchen.core.errors import ConfigError
 from kitchen.core.events import EventKind, ReapReport
-from kitchen.core.orders import Ticket, validate
+from kitchen.core.orders import Ticket, check_oven_name, validate
 from kitchen.core.views import BurntOrder, EventRow, LedgerRow, RecentOrder, RefusalRow, Snapshot, TicketView
 from kitchen.store import ChangeWaiter, Store, ensure_schema
 
@@ -109,8 +108,7 @@ class Kitchen:
 
     def join(self, name: str, *, host: str | None = None, pid: int | None = None) -> Oven:
         """Register a new oven incarnation and give it its share of buckets."""
-        if not isinstance(name, str) or not name.strip() or len(name) > 64:
-            raise ConfigError("oven name must be 1 to 64 characters")
+        check_oven_name(name)
         host = host or os.environ.get("KITCHEN_HOST") or socket.gethostname()
         pid = os.getpid() if pid is None else pid
         oven_id = self.store.write(lambda cur: cooking.join(cur, self._ctx, name, host, pid, self.clock()))
