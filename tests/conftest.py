@@ -1,27 +1,39 @@
-"""Shared fixtures: every engine contract test runs against SQLite and PostgreSQL.
+"""Shared fixtures: every engine contract test runs against SQLite and PostgreSQL; markers.
 
 PostgreSQL tests use a fresh schema in database ``test`` per test (uuid-named, so pytest-xdist workers
 never share one) and drop it afterwards. When the server is unreachable they are skipped locally and
 fail under CI (env ``CI`` set): a green CI run must have exercised both backends.
+
+Markers (all run by default): ``postgres`` (set here from the backend parameter), ``processes`` (starts real
+OS processes: ovens, supervisors, the CLI, child interpreters — a test that starts one without the marker
+fails, so the marker can be trusted) and ``slow`` (seconds of work even in one process). The fast inner loop
+is ``pytest -m "not processes and not slow"``.
+
+Test code imports helpers by their package path: ``tests.support.*`` (shared), ``tests.<folder>.<module>``
+(one folder's own); never from a conftest.
 """
 
 from __future__ import annotations
 
-import os
+import subprocess
 import uuid
-from functools import lru_cache
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from kitchen import FrozenClock, Kitchen
+from tests.support.postgres import PG_SERVER, require_pg
 
-PG_SERVER = os.environ.get("KITCHEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: runs against PostgreSQL (the postgresql backend_url param)")
+    config.addinivalue_line("markers", "processes: starts real OS processes (ovens, supervisors, the CLI, child "
+                                       "interpreters); timing depends on the machine. Deselect: -m 'not processes'")
+    config.addinivalue_line("markers", "slow: takes seconds even in one process (100k orders, lock-order "
+                                       "stress). Deselect: -m 'not slow'")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,28 +43,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
 
 
-@lru_cache(maxsize=1)
-def pg_unreachable() -> str | None:
-    """None when the test server answers, else the reason (one line)."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed"
-    try:
-        with psycopg.connect(PG_SERVER, connect_timeout=3, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except Exception as exc:  # any failure means: no server to test against
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-        return f"PostgreSQL at {PG_SERVER} unreachable: {first}"
-    return None
+@pytest.fixture(autouse=True)
+def _processes_are_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test that starts an OS process must be marked ``processes`` (so ``-m "not processes"`` is honest)."""
+    if request.node.get_closest_marker("processes"):
+        yield
+        return
+    started: list[str] = []
+    real = subprocess.Popen.__init__
 
+    def init(self: subprocess.Popen, args: Any, *more: Any, **kw: Any) -> None:
+        started.append(args if isinstance(args, str) else " ".join(map(str, args)))
+        real(self, args, *more, **kw)
 
-def require_pg() -> None:
-    reason = pg_unreachable()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI is set, so PostgreSQL tests must run)", pytrace=False)
-        pytest.skip(reason)
+    monkeypatch.setattr(subprocess.Popen, "__init__", init)
+    yield
+    if started:
+        pytest.fail(f"started {len(started)} process(es) without @pytest.mark.processes, e.g. {started[0][:200]}",
+                    pytrace=False)
 
 
 @pytest.fixture(params=BACKENDS)

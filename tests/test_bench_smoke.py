@@ -13,7 +13,9 @@ import sys
 from importlib.util import find_spec
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
+
+from tests.support.processes import ROOT
 
 # (workload, system, durability, prefetch, ovens) of every row the smoke run prints for kitchen itself.
 DRAIN, SCALED = "drain (200)", "drain (100), recipe takes 1 ms"
@@ -67,6 +69,8 @@ def printed_rows(stdout: str) -> dict[tuple[str, ...], float]:
     return rows
 
 
+@pytest.mark.processes
+@pytest.mark.slow
 def test_smoke_run_prints_every_workload(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--tmp", str(tmp_path),
                           "--json", str(tmp_path / "smoke.json")],

@@ -136,6 +136,11 @@ class KitchenApp(App):
 
     # -- refreshing ---------------------------------------------------------------------------------------
 
+    @property
+    def idle(self) -> bool:
+        """No refresh is running and none is waiting to run."""
+        return not self._reading and not self._again
+
     def request_read(self) -> None:
         """Start a refresh unless one is running; a request made meanwhile runs once it is done."""
         if self._reading:

@@ -28,7 +28,7 @@ async def _shoot(scene: str, size: tuple[int, int], title: str, directory: str) 
     app = scenes.SCENES[scene](directory).app()
     async with app.run_test(size=size) as pilot:
         deadline = time.monotonic() + 10
-        while not (app.reads and not app._reading and not app._again):
+        while not (app.reads and app.idle):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"scene {scene}: the first refresh never arrived")
             await pilot.pause(0.02)

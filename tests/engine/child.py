@@ -1,4 +1,4 @@
-"""A second (third...) process for the multi-process tests: ``python child.py MODE JSON``.
+"""A second (third...) process for the multi-process tests: ``python -m tests.engine.child MODE JSON``.
 
 It opens its own Kitchen, prints ``ready``, waits for ``go`` on stdin (so siblings start together),
 does one job and prints one JSON line. Clocks are frozen at the parent's ``now``.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from kitchen import FrozenClock, Kitchen, Oven
+from kitchen import FrozenClock, Kitchen
 
 
 def main() -> None:
@@ -29,7 +29,8 @@ def main() -> None:
             out = {"claimed": claimed, "accepted": accepted}
         elif mode == "reap":
             report = kitchen.reap()
-            out = {"dead": report.dead, "requeued": report.requeued, "burnt": report.burnt, "moved": report.moved.to_data() if report.moved else None}
+            out = {"dead": report.dead, "requeued": report.requeued, "burnt": report.burnt,
+                   "moved": report.moved.to_data() if report.moved else None}
         else:
             raise SystemExit(f"unknown mode {mode}")
         print(json.dumps(out), flush=True)

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import threading
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from kitchen import Kitchen
 from kitchen.core import words
 from kitchen.core.views import RefusalRow
+from tests.support.processes import in_lockstep
 
-CHILD = Path(__file__).with_name("child.py")
-ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0
 
 
@@ -57,38 +54,9 @@ def owners(k: Kitchen) -> dict[int, int | None]:
 
 
 def in_children(mode: str, jobs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Run one child per job; all wait until every one is ready, then start together. Returns their JSON."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    procs = [subprocess.Popen([sys.executable, str(CHILD), mode, json.dumps(job)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for job in jobs]
-    try:
-        for p in procs:
-            line = _readline(p)
-            assert line == "ready", f"child said {line!r}: {p.stderr.read() if p.poll() is not None else ''}"
-        for p in procs:
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        results = []
-        for p in procs:
-            out, err = p.communicate(timeout=DEADLINE)
-            assert p.returncode == 0, err
-            results.append(json.loads(out.strip().splitlines()[-1]))
-        return results
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-
-
-def _readline(p: subprocess.Popen) -> str:
-    box: list[str] = []
-    t = threading.Thread(target=lambda: box.append(p.stdout.readline()), daemon=True)
-    t.start()
-    t.join(DEADLINE)
-    assert box, "child never became ready"
-    return box[0].strip()
+    """Run one ``tests.engine.child`` per job, all started together (see in_lockstep). Returns their JSON."""
+    return in_lockstep([[sys.executable, "-m", "tests.engine.child", mode, json.dumps(job)] for job in jobs],
+                       timeout=DEADLINE)
 
 
 def in_threads(n: int, fn: Callable[[int], Any]) -> list[Any]:

@@ -9,8 +9,7 @@ import time
 import pytest
 
 from kitchen import DatabaseBusy, FrozenClock, Kitchen
-
-from .helpers import scalar
+from tests.engine.helpers import scalar
 
 
 def _hold_lock(path: str) -> sqlite3.Connection:

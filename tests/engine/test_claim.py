@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kitchen import FrozenClock, Kitchen, Oven
 from kitchen.core.hashing import bucket_for
-
-from .helpers import in_children, in_threads, owners
+from tests.engine.helpers import in_children, in_threads, owners
 
 
 def test_claim_takes_priority_then_age(kitchen: Kitchen, clock: FrozenClock) -> None:
@@ -100,6 +101,7 @@ def test_two_threads_on_one_bucket_never_share_an_order(open_kitchen) -> None:
     assert k.status().orders.done == 300
 
 
+@pytest.mark.processes
 def test_two_processes_on_one_bucket_never_share_an_order(open_kitchen, backend_url: str, clock) -> None:
     k = open_kitchen(buckets=1)
     oven = k.join("oven-1")
@@ -112,10 +114,11 @@ def test_two_processes_on_one_bucket_never_share_an_order(open_kitchen, backend_
     assert results[0]["accepted"] + results[1]["accepted"] == 500
     status = k.status()
     assert status.orders.done == 500 and status.ledger.completions == 500
-    from .helpers import scalar
+    from tests.engine.helpers import scalar
     assert scalar(k, "SELECT count(*) FROM ledger") == 500
 
 
+@pytest.mark.processes
 def test_processes_with_their_own_ovens_drain_everything_once(open_kitchen, backend_url: str, clock) -> None:
     k = open_kitchen(buckets=16)
     ovens = [k.join("oven-a"), k.join("oven-b")]

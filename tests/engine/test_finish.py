@@ -6,8 +6,7 @@ import pytest
 
 from kitchen import BadOrder, FrozenClock, Kitchen, Order, RefusalCode
 from kitchen.core.views import LedgerTotals
-
-from .helpers import events, execute, reason, rows, scalar
+from tests.engine.helpers import events, execute, reason, rows, scalar
 
 
 def test_complete_writes_one_ledger_row(kitchen: Kitchen, clock: FrozenClock) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kitchen import BadOrder, FrozenClock, Kitchen, OvenLost
-
 from kitchen.protocol import reaper
-
-from .helpers import events, execute, in_children, in_threads, owners, rows, scalar
+from tests.engine.helpers import events, execute, in_children, in_threads, owners, rows, scalar
 
 
 def test_lease_expiry_requeues_without_killing_the_oven(open_kitchen, clock: FrozenClock) -> None:
@@ -147,6 +145,7 @@ def test_concurrent_reapers_in_threads(kitchen: Kitchen, clock: FrozenClock) -> 
     _check_reaped_once(kitchen, reports, taken, name)
 
 
+@pytest.mark.processes
 def test_concurrent_reapers_in_processes(kitchen: Kitchen, clock: FrozenClock, backend_url: str) -> None:
     taken, name, survivor = _dead_oven_with_orders(kitchen, clock, 40, survivor=True)
     reports = in_children("reap", [{"url": backend_url, "now": clock()}] * 3)

@@ -44,6 +44,7 @@ def deadlocks(name: str) -> int:
         return int(conn.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = %s", (name,)).fetchone()[0])
 
 
+@pytest.mark.slow
 def test_no_deadlock_under_every_transition_at_once(own_database) -> None:
     name, url = own_database
     k = Kitchen.open(url, heartbeat_interval=0.05, heartbeat_timeout=0.4, lease=0.3, reap_interval=0.05,

@@ -9,8 +9,7 @@ from kitchen import BadOrder, Kitchen
 from kitchen.core.orders import MAX_DEPTH
 from kitchen.ovens.recipes import Menu
 from kitchen.ovens.worker import Worker
-
-from .helpers import execute
+from tests.engine.helpers import execute
 
 
 def nested(depth: int) -> dict:

@@ -6,12 +6,13 @@ departures, and through the database (join, leave, reap) where ownership lives w
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kitchen import FrozenClock, Kitchen
 from kitchen.core.ring import Member, bounds, moves, rebalance
-
-from .helpers import events, owners, rows, scalar
+from tests.engine.helpers import events, owners, rows, scalar
 
 B = 64
 
@@ -57,7 +58,7 @@ def test_minimal_movement_over_histories(start: int, history: list, buckets: int
                 continue
             newcomer = Member(next_id, f"oven-{next_id}")
             next_id += 1
-            members = members + [newcomer]
+            members = [*members, newcomer]
             new = rebalance(owner_map, members, buckets)
             moved = moves(owner_map, new)
             assert all(after == newcomer.id for _, after in moved.values()), (
@@ -98,6 +99,7 @@ def _check_db(k: Kitchen, live: set[int]) -> dict[int, int | None]:
     return own
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=st.lists(st.sampled_from(["join", "leave", "die"]), min_size=1, max_size=10))
 def test_database_ring_moves_minimally(fresh_url, history: list[str]) -> None:

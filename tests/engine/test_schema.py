@@ -11,8 +11,8 @@ import pytest
 
 from kitchen import BadOrder, ConfigError, DatabaseError, Kitchen, SchemaError
 from kitchen.store import SCHEMA_VERSION
-
-from .helpers import ROOT, execute, rows, scalar, table_counts
+from tests.engine.helpers import execute, rows, scalar, table_counts
+from tests.support.processes import ROOT
 
 
 def one_line(exc: BaseException) -> str:
@@ -197,6 +197,7 @@ def test_payload_round_trips_as_json_only(kitchen: Kitchen) -> None:
     assert isinstance(stored, str) and stored.startswith("{")
 
 
+@pytest.mark.processes
 def test_engine_never_imports_textual() -> None:
     code = ("import sys; import kitchen, kitchen.core.orders, kitchen.core.config, kitchen.core.ring, kitchen.store,"
             " kitchen.protocol, kitchen.ovens.worker, kitchen.ovens.supervisor, kitchen.cli;"

@@ -6,8 +6,7 @@ import pytest
 
 from kitchen import FrozenClock, Kitchen, UnknownTicket
 from kitchen.core.views import LedgerTotals, Snapshot
-
-from .helpers import in_threads, rows, scalar
+from tests.engine.helpers import in_threads, rows, scalar
 
 
 def true_counts(k: Kitchen) -> dict[str, int]:
@@ -65,7 +64,7 @@ def test_status_counts_after_a_mix_of_transitions(open_kitchen, clock: FrozenClo
     assert cooked == 28
     final = assert_counts(k, queued=0, cooking=0, done=31, burnt=0)
     assert final.ledger.completions == 31 == scalar(k, "SELECT count(*) FROM ledger")
-    assert [o for o in final.ovens if o.name == "oven-a"][0].cooked == 31
+    assert next(o for o in final.ovens if o.name == "oven-a").cooked == 31
     assert len(tickets) == 30
 
 

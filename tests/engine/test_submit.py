@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -11,10 +10,9 @@ import pytest
 
 from kitchen import BadOrder, Kitchen
 from kitchen.core.hashing import bucket_for, stable_hash
-
 from kitchen.protocol.submit import insert_many, prepare_many
-
-from .helpers import ROOT, rows, scalar, table_counts
+from tests.engine.helpers import in_threads, rows, scalar, table_counts
+from tests.support.processes import child_env
 
 
 def test_submit_returns_a_committed_ticket(kitchen: Kitchen, open_kitchen) -> None:
@@ -52,8 +50,6 @@ def test_duplicates_inside_one_batch_and_across_batches(kitchen: Kitchen) -> Non
 
 
 def test_concurrent_duplicate_submits_make_one_order(kitchen: Kitchen) -> None:
-    from .helpers import in_threads
-
     tickets = in_threads(4, lambda i: kitchen.submit("margherita", {"i": i}, key="same"))
     assert len({t.number for t in tickets}) == 1
     assert sorted(t.duplicate for t in tickets) == [False, True, True, True]
@@ -89,6 +85,7 @@ def test_submit_many_rolls_back_when_the_database_refuses(kitchen: Kitchen) -> N
     assert scalar(kitchen, "SELECT count(*) FROM orders") == before
 
 
+@pytest.mark.processes
 def test_routing_is_stable_across_processes(open_kitchen) -> None:
     customers = ["ada", "bob", "ümlaut-kunde", "x" * 200]
     k = open_kitchen(buckets=64)
@@ -98,7 +95,7 @@ def test_routing_is_stable_across_processes(open_kitchen) -> None:
             " print(json.dumps([[stable_hash(c) % 64 for c in names], [hash(c) for c in names]]))")
     salted = []
     for seed in ("1", "4242"):
-        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT))
+        env = child_env(PYTHONHASHSEED=seed)
         out = subprocess.run([sys.executable, "-c", code, *customers], env=env, capture_output=True, text=True,
                              check=True).stdout
         theirs, hashes = json.loads(out)

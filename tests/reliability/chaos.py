@@ -20,11 +20,15 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-HERE = Path(__file__).resolve().parent
+from tests.support.processes import child_env, children_of, running, send, stopped
+from tests.support.waiting import poll
+
+RECIPES = "tests.reliability.chaos_recipes"
+SUBMITTER = "tests.reliability.chaos_submitter"
 
 # max_attempts 8: an order that must not burn would need its oven killed or frozen on 8 claims in a row (about
 # 1e-7 even for the slowest orders); flaky orders need at most 4 attempts, doomed ones burn after 8 failures.
@@ -86,22 +90,6 @@ def write_ini(path: Path, **extra: object) -> Path:
     lines = [f"{k} = {v}" for k, v in {**SETTINGS, **extra}.items()]
     path.write_text("[kitchen]\n" + "\n".join(lines) + "\n")
     return path
-
-
-def children_of(pid: int) -> set[int]:
-    """Live (not zombie) child pids of ``pid``, from /proc."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.add(int(entry))
-    return found
 
 
 def holds_write_lock(pid: int, db: Path) -> bool:
@@ -166,9 +154,7 @@ class Chaos:
         self.db = workdir / "kitchen.db"
         self.ini = write_ini(workdir / "kitchen.ini")
         self.log = workdir / "ovens.log"
-        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-        for name in ("KITCHEN_DB", "KITCHEN_CONFIG"):
-            self.env.pop(name, None)
+        self.env = child_env()
         self.kitchen = Kitchen.open(settings=load_settings(config=str(self.ini), database=str(self.db), env={}))
         self.rng = random.Random(plan.seed)
         self.out = Outcome()
@@ -188,7 +174,7 @@ class Chaos:
 
     def start_ovens(self) -> None:
         cmd = [sys.executable, "-m", "kitchen", "--config", str(self.ini), "--db", str(self.db), "run",
-               "--ovens", str(self.plan.ovens), "--name", "oven", "--recipes", "chaos_recipes"]
+               "--ovens", str(self.plan.ovens), "--name", "oven", "--recipes", RECIPES]
         with open(self.log, "ab") as log:
             self.supervisor = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                                env=self.env, cwd=self.dir, start_new_session=True)
@@ -218,6 +204,8 @@ class Chaos:
             return False
         oven_id, pid = self.rng.choice(rows)
         os.kill(pid, signal.SIGSTOP)
+        # SIGSTOP lands asynchronously: until each of its threads has stopped the oven may still take a lock
+        poll(lambda: stopped(pid), 5, interval=0.001)
         held = self.con.execute("SELECT id, fence FROM orders WHERE state = 'cooking' AND oven_id = ?",
                                 (oven_id,)).fetchall()
         if not held or holds_write_lock(pid, self.db):
@@ -257,7 +245,7 @@ class Chaos:
         """A producer process with one big batch; a thread SIGKILLs it the moment it is half-way through."""
         prefix = f"killed{self.plan.seed}x{n}"
         stall = self.rng.randrange(self.plan.killed_batch_size // 4, self.plan.killed_batch_size * 3 // 4)
-        proc = subprocess.Popen([sys.executable, str(HERE / "chaos_submitter.py"), str(self.db), str(self.ini),
+        proc = subprocess.Popen([sys.executable, "-m", SUBMITTER, str(self.db), str(self.ini),
                                  prefix, str(self.plan.killed_batch_size), str(stall)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
         sub = {"proc": proc, "prefix": prefix, "killed": False}
@@ -347,13 +335,12 @@ class Chaos:
 
     def settle(self) -> None:
         """No more chaos: wait (with a deadline) until every order is done or burnt."""
-        deadline = time.monotonic() + self.plan.settle_timeout
-        while time.monotonic() < deadline:
+        def settled() -> bool:
             self.release_protected()
-            if self.outstanding() == 0 and not self.protected:
-                return
-            time.sleep(0.05)
-        self.problems.append(f"orders still outstanding {self.plan.settle_timeout:g}s after the chaos stopped")
+            return self.outstanding() == 0 and not self.protected
+
+        if not poll(settled, self.plan.settle_timeout):
+            self.problems.append(f"orders still outstanding {self.plan.settle_timeout:g}s after the chaos stopped")
 
     def stop_ovens(self) -> None:
         """SIGTERM the supervisor: it drains every oven; all of them must be gone afterwards."""
@@ -367,16 +354,12 @@ class Chaos:
             return
         if code != 0:
             self.problems.append(f"supervisor exited with {code}")
-        deadline = time.monotonic() + 15
-        while any(Path(f"/proc/{p}").exists() and not _zombie(p) for p in self.seen_children):
-            if time.monotonic() > deadline:
-                self.problems.append("oven processes outlived their supervisor")
-                return
-            time.sleep(0.05)
+        if not poll(lambda: not any(running(p) for p in self.seen_children), 15):
+            self.problems.append("oven processes outlived their supervisor")
 
     def cleanup(self) -> None:
         for pid in list(self.frozen) + list(self.protected):
-            _signal(pid, signal.SIGCONT)
+            send(pid, signal.SIGCONT)
         for sub in self.submitters:
             if sub["proc"].poll() is None:
                 sub["proc"].kill()
@@ -385,8 +368,8 @@ class Chaos:
             self.supervisor.kill()
             self.supervisor.wait()
         for pid in self.seen_children:
-            if not _zombie(pid):
-                _signal(pid, signal.SIGKILL)
+            if running(pid):
+                send(pid, signal.SIGKILL)
         self.con.close()
         self.kitchen.close()
 
@@ -467,21 +450,6 @@ class Chaos:
 
     def _log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rindex(")") + 2] == "Z"
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def run_chaos(workdir: Path, plan: Plan | None = None, say: Callable[[str], None] = print) -> Outcome:

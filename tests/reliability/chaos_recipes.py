@@ -1,4 +1,4 @@
-"""The chaos run's one recipe, loaded by ovens with ``--recipes chaos_recipes``.
+"""The chaos run's one recipe, loaded by ovens with ``--recipes tests.reliability.chaos_recipes``.
 
 Its behaviour is fixed by the payload, so the run knows in advance which orders must burn:
 ``doomed`` always fails (burnt after max_attempts), ``fail_until`` fails every attempt before that number

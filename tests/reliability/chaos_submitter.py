@@ -2,7 +2,9 @@
 
 It hooks its own SQLite connection's trace callback (public sqlite3 API; the engine is untouched). When the
 batch's ``stall_at``-th INSERT is about to run — the transaction open, the orders before it written but not
-committed — it prints ``stalled N`` and waits to be killed. Usage: chaos_submitter.py DB INI PREFIX SIZE STALL_AT
+committed — it prints ``stalled N`` and waits to be killed.
+
+Usage: python -m tests.reliability.chaos_submitter DB INI PREFIX SIZE STALL_AT
 """
 
 from __future__ import annotations

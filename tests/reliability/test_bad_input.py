@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, kitchen_cli
+from tests.support.processes import ROOT, assert_one_line_error, kitchen_cli
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "bad-input.md"
+DOC = ROOT / "docs" / "bad-input.md"
 LONG = "k" * 201
 BIG = json.dumps({"x": "y" * 70_000})
 
@@ -87,6 +87,7 @@ def test_the_table_and_the_cases_agree() -> None:
     assert doc_rows() == {c.id: c.code for c in CASES}
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, tmp_path: Path) -> None:
     from kitchen import Kitchen

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from chaos import Plan, run_chaos
+from tests.reliability.chaos import Plan, run_chaos
+
+pytestmark = [pytest.mark.processes, pytest.mark.slow]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the chaos run reads /proc")

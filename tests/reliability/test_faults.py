@@ -11,12 +11,16 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from conftest import Mounts, assert_one_line_error, cannot_chattr, kitchen_cli, require
+from tests.reliability.mounts import Mounts, cannot_chattr
+from tests.support.capabilities import require
+from tests.support.processes import assert_one_line_error, kitchen_cli
+
+pytestmark = pytest.mark.processes
 
 BIG = json.dumps({"x": "y" * 30_000})
 
@@ -60,7 +64,7 @@ def immutable(tmp_path: Path) -> Iterator[list[Path]]:
 
 
 def test_read_only_database_file_immutable(tmp_path: Path, immutable: list[Path]) -> None:
-    require(cannot_chattr(tmp_path))
+    require(cannot_chattr(tmp_path), "this fault test")
     db = make_db(tmp_path)
     before = dump(db)
     subprocess.run(["chattr", "+i", str(db)], check=True)

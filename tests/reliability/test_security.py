@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HERE, kitchen_cli
-
 from kitchen import BadOrder, Kitchen
+from tests.support.processes import kitchen_cli
 
 CRAFTED_NAMES = ["os.system", "os:system", "subprocess.run", "builtins.exec", "__import__('os').system('id')",
                  "kitchen.recipes", "evil_marker_mod.run", "../evil_marker_mod", "Evil_marker_mod", "x" * 65, ""]
@@ -37,9 +36,8 @@ def fast_ini(folder: Path) -> Path:
 def run_burst(folder: Path, db: Path, *recipes: str) -> subprocess.CompletedProcess:
     """One oven, ``kitchen run --burst``: cooks until nothing is queued or cooking, then exits."""
     extra = ["--recipes", *recipes] if recipes else []
-    env = {"PYTHONPATH": os.pathsep.join([str(folder), str(HERE), os.environ.get("PYTHONPATH", "")])}
     return kitchen_cli(folder, "--config", str(fast_ini(folder)), "--db", str(db), "run", "--burst", *extra,
-                       timeout=90, env=env)
+                       timeout=90, paths=[folder])
 
 
 def test_database_file_is_owner_only_even_with_a_permissive_umask(tmp_path: Path) -> None:
@@ -76,6 +74,7 @@ def run(*args, **kwargs):
 """
 
 
+@pytest.mark.processes
 def test_crafted_recipe_written_into_the_database_is_burnt_never_imported(tmp_path: Path) -> None:
     marker = tmp_path / "IMPORTED"
     (tmp_path / "evil_marker_mod.py").write_text(EVIL_MODULE.format(marker=str(marker)))
@@ -123,6 +122,7 @@ def echo(ctx):
 """
 
 
+@pytest.mark.processes
 def test_pickled_blob_in_a_payload_is_just_data(tmp_path: Path) -> None:
     marker = tmp_path / "UNPICKLED"
     blob = pickle.dumps(Evil(str(marker)), protocol=0)
@@ -172,6 +172,7 @@ def setty(ctx):
 """
 
 
+@pytest.mark.processes
 def test_recipe_returning_non_json_fails_its_order_not_the_oven(tmp_path: Path) -> None:
     (tmp_path / "bad_result.py").write_text(BAD_RESULT)
     db = tmp_path / "k.db"
@@ -188,6 +189,7 @@ def test_recipe_returning_non_json_fails_its_order_not_the_oven(tmp_path: Path) 
         assert k.ticket(good.number).state == "done", "the same oven went on cooking"
 
 
+@pytest.mark.processes
 def test_payload_that_is_not_json_in_the_database_is_burnt_not_a_crash(tmp_path: Path) -> None:
     db = tmp_path / "k.db"
     with Kitchen.open(str(db)) as k:
@@ -203,14 +205,9 @@ def test_payload_that_is_not_json_in_the_database_is_burnt_not_a_crash(tmp_path:
         assert k.ticket(t.number).state == "burnt"
 
 
+@pytest.mark.processes
 def test_the_default_data_folder_is_owner_only(tmp_path: Path) -> None:
-    import stat
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k not in ("KITCHEN_DB", "KITCHEN_CONFIG")}
-    out = subprocess.run([sys.executable, "-m", "kitchen", "order", "margherita"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = kitchen_cli(tmp_path, "order", "margherita")
     assert out.returncode == 0, out.stderr
     assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "data" / "kitchen.db").stat().st_mode) == 0o600

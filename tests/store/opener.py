@@ -1,4 +1,4 @@
-"""A process that opens a kitchen when told to: ``python opener.py URL NOW``.
+"""A process that opens a kitchen when told to: ``python -m tests.store.opener URL NOW``.
 
 It imports everything, prints ``ready``, waits for ``go`` on stdin (so siblings open at the same moment),
 opens the kitchen and prints one JSON line: whether it opened, the version it sees, and how many

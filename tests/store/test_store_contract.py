@@ -22,9 +22,8 @@ import pytest
 
 from kitchen.core.errors import DatabaseBusy, DatabaseError
 from kitchen.store import Conflict, ErrorKind, Statements, Store, ensure_schema
-from tests.conftest import PG_SERVER
-
-from .conftest import TABLES, Db
+from tests.store.raw import TABLES, Db
+from tests.support.postgres import PG_SERVER
 
 PUT = "INSERT INTO kitchen_meta (key, value) VALUES (?, ?)"
 RETRY_FOR = 0.3

@@ -10,26 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
 import sys
-import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kitchen.core import words
 from kitchen import FrozenClock, Kitchen, Order, SchemaError
+from kitchen.core import words
 from kitchen.store import SCHEMA_VERSION, Store
 from kitchen.store import schema as schema_module
 from kitchen.store.ddl_v1 import create_v1
+from tests.store.raw import PLACEHOLDER, Db
+from tests.support.processes import ROOT, in_lockstep
 
-from .conftest import PLACEHOLDER, Db
-
-ROOT = Path(__file__).resolve().parents[2]
-OPENER = Path(__file__).with_name("opener.py")
-DEADLINE = 60.0
 V2_COLUMNS = {("events", "data"), ("refusals", "code"), ("refusals", "current_fence"), ("refusals", "order_state")}
 OLD_REASON_CODES = {  # the first release's refusal sentences, and the code the v2 migration derives
     "stale fence 1: order already done (fence 2)": "already_done",
@@ -243,29 +236,10 @@ def test_the_kitchen_works_after_the_upgrade(old_db: Db) -> None:
     assert raw.scalar("SELECT count(*) FROM ledger") == counts["done"] + 1
 
 
+@pytest.mark.processes
 def test_two_processes_opening_an_old_database_upgrade_it_once(old_db: Db) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     now = str(after_fixture(old_db))
-    procs = [subprocess.Popen([sys.executable, str(OPENER), old_db.url, now], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-             for _ in range(2)]
-    try:
-        for p in procs:  # barrier: both have imported everything and wait on their pipe
-            assert _readline(p) == "ready", p.stderr.read() if p.poll() is not None else "no ready line"
-        for p in procs:
-            p.stdin.write("go\n")
-        for p in procs:
-            p.stdin.flush()
-        results = []
-        for p in procs:
-            out, err = p.communicate(timeout=DEADLINE)
-            assert p.returncode == 0, err
-            results.append(json.loads(out.strip().splitlines()[-1]))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    results = in_lockstep([[sys.executable, "-m", "tests.store.opener", old_db.url, now]] * 2, cwd=ROOT)
     assert [r.get("error") for r in results] == [None, None]
     assert [(r["version"], r["buckets"]) for r in results] == [(SCHEMA_VERSION, 16)] * 2
     steps = sorted(v for r in results for v in r["ran"])
@@ -273,14 +247,6 @@ def test_two_processes_opening_an_old_database_upgrade_it_once(old_db: Db) -> No
     assert_each_column_once(old_db)
     assert column_names(old_db.raw.columns()) >= V2_COLUMNS
     assert old_db.raw.meta()["schema_version"] == str(SCHEMA_VERSION)
-
-
-def _readline(p: subprocess.Popen) -> str:
-    box: list[str] = []
-    t = threading.Thread(target=lambda: box.append(p.stdout.readline()), daemon=True)
-    t.start()
-    t.join(DEADLINE)
-    return box[0].strip() if box else ""
 
 
 def test_an_opener_who_saw_the_old_version_does_not_migrate_again(old_db: Db) -> None:

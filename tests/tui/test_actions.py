@@ -10,9 +10,9 @@ from kitchen.tui.app import KitchenApp
 from kitchen.tui.panes.events import EventLog
 from kitchen.tui.panes.ovens import OvenBoard, OvenPane
 from kitchen.tui.panes.taker import OrderTaker
-
-from .conftest import settled, wait_until
-from .fakes import FakeLauncher
+from tests.support.waiting import wait_until
+from tests.tui.fakes import FakeLauncher
+from tests.tui.helpers import settled
 
 
 @pytest.fixture

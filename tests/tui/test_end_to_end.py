@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from kitchen.core.config import load_settings
 from kitchen.tui import create_app
 from kitchen.tui.panes.events import EventLog
 from kitchen.tui.runner import open_shop
+from tests.support.processes import wait_exited
+from tests.support.waiting import wait_until
 
-from .conftest import alive, wait_until
+pytestmark = pytest.mark.processes
 
 TIMEOUT = 1.5
 INI = f"""
@@ -71,16 +75,13 @@ async def test_kill_a_real_oven_and_see_it_recovered(tmp_path):
 
             await wait_until(pilot, recovered, timeout=TIMEOUT + 1.0, what="oven-2 dead, requeued, moved")
             assert time.monotonic() - killed <= TIMEOUT + 1.0
-            assert "oven-2 (pid %d) ended by SIGKILL" % victim.pid in log()
+            assert f"oven-2 (pid {victim.pid}) ended by SIGKILL" in log()
             assert all(c.buckets > 0 for c in app.cards if c.name != "oven-2")
             order = victim.current_order
             await wait_until(pilot, lambda: shop.kitchen.ticket(order).state == "done", timeout=20,
                              what=f"order {order} cooked by another oven")
             assert shop.kitchen.ticket(order).oven in ("oven-1", "oven-3")
-    deadline = time.monotonic() + 10
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(alive(p) for p in pids), "oven processes left behind"
+    wait_exited(pids, 10, "the oven processes to exit with the screen")
 
 
 async def test_freeze_past_death_then_thaw_shows_the_refused_completion(tmp_path):

@@ -8,7 +8,6 @@ import pty
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,8 +15,10 @@ from kitchen import Kitchen
 from kitchen.core.config import Settings
 from kitchen.core.errors import DatabaseError
 from kitchen.tui import run
+from tests.support.processes import child_env, running
+from tests.support.waiting import wait_for
 
-from .conftest import alive
+pytestmark = pytest.mark.processes
 
 INI = """
 [kitchen]
@@ -29,14 +30,6 @@ ovens = 2
 """
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 class Screen:
     """``kitchen`` running in a pty of 120x40; the test reads the database, not the screen."""
 
@@ -46,8 +39,7 @@ class Screen:
         self.db = str(tmp_path / "kitchen.db")
         master, slave = pty.openpty()
         os.set_blocking(master, False)
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
-        env.pop("KITCHEN_DB", None)
+        env = child_env(TERM="xterm-256color", COLUMNS="120", LINES="40")
         self.proc = subprocess.Popen([sys.executable, "-m", "kitchen", "--config", str(ini), "--db", self.db],
                                      stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
         os.close(slave)
@@ -95,7 +87,7 @@ def test_no_orphan_ovens_however_the_screen_ends(tmp_path, how):
         wait_for(lambda: (screen.drain(), screen.proc.poll())[1] is not None, 15, "the screen to exit")
         if how != "SIGKILL":
             assert screen.proc.returncode == 0
-        wait_for(lambda: not any(alive(p) for p in pids), 15, f"ovens {pids} to exit")
+        wait_for(lambda: not any(running(p) for p in pids), 15, f"ovens {pids} to exit")
     finally:
         screen.close()
 

@@ -12,8 +12,7 @@ from kitchen.core.views import OvenView
 from kitchen.tui import counter, present
 from kitchen.tui.launcher import HOST, refusal
 from kitchen.tui.panes.ring import ring_view
-
-from .fakes import FakeLauncher
+from tests.tui.fakes import FakeLauncher
 
 
 def oven(name, id, state="alive", age=0.0, pid=100, died_at=None, cooking=()):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kitchen.tui import scenes
-
-from .conftest import settled
+from tests.tui.helpers import settled
 
 WIDE = (160, 48)
 NARROW = (80, 24)

@@ -12,12 +12,16 @@ import asyncio
 import gc
 import time
 
+import pytest
+
 from kitchen import Kitchen
 from kitchen.tui import create_app
 from kitchen.tui.reader import read_shop
+from tests.support.waiting import wait_until
+from tests.tui.fakes import FakeLauncher
+from tests.tui.helpers import settled
 
-from .conftest import settled, wait_until
-from .fakes import FakeLauncher
+pytestmark = pytest.mark.slow
 
 
 def seed(k: Kitchen, orders: int, cooked: int) -> None:
@@ -71,4 +75,6 @@ async def test_keypress_and_refresh_with_100k_orders(tmp_path):
         gc.unfreeze()
     k.close()
     worst_gc = max((t for _, t in collections), default=0.0)
-    assert max(lateness) < 0.1, f"the UI thread stalled {max(lateness) * 1000:.0f} ms (worst gc {worst_gc * 1000:.0f} ms, {len(collections)} gcs, {gc.get_count()}, objects {len(gc.get_objects())})"
+    assert max(lateness) < 0.1, (f"the UI thread stalled {max(lateness) * 1000:.0f} ms (worst gc "
+                                 f"{worst_gc * 1000:.0f} ms, {len(collections)} gcs, {gc.get_count()}, "
+                                 f"objects {len(gc.get_objects())})")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import uuid
 
 import pytest
 
-from procshop import Shop, wait_for
+from tests.support.postgres import PG_SERVER
+from tests.support.shop import Shop
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.processes
 
 
 @pytest.fixture
@@ -54,8 +57,6 @@ def test_ovens_survive_the_server_dropping_their_connections(pg_shop):
                                         for i in range(30)])
     wait_for(lambda: shop.status().orders.done >= 3, what="cooking under way")
     import psycopg
-
-    from tests.conftest import PG_SERVER
 
     with psycopg.connect(PG_SERVER, autocommit=True) as admin:
         killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "

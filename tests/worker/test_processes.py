@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
-from procshop import Shop, wait_for
+import pytest
 
 from kitchen.core.views import LedgerRow, OvenView
+from tests.support.processes import wait_exited
+from tests.support.shop import Shop
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.processes
 
 
 def ledger_rows(shop: Shop) -> list[LedgerRow]:
@@ -84,7 +87,7 @@ def test_second_sigterm_hands_the_order_back_at_once(shop):
     t = shop.kitchen.submit("slow", {"seconds": 30})
     wait_for(lambda: shop.kitchen.ticket(t.number).state == "cooking", what="cooking")
     os.kill(proc.pid, signal.SIGTERM)
-    time.sleep(0.1)
+    wait_for(lambda: "a draining (" in shop.log("a"), 5, "the first SIGTERM to be handled")
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=5) == 0
     info = shop.kitchen.ticket(t.number)
@@ -106,10 +109,7 @@ def test_long_order_on_a_healthy_oven_is_never_redelivered(tmp_path):
 
 
 def test_poison_order_burns_after_max_attempts(shop):
-    sup = subprocess.Popen([sys.executable, "-m", "kitchen", "--config", str(shop.ini), "--db", shop.db, "run",
-                            "--ovens", "2", "--recipes", "kitchen_test_recipes"], env=shop.env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    shop.procs.append(sup)
+    sup = shop.supervisor("--ovens", "2", new_session=True)
     t = shop.kitchen.submit("poison")
     good = shop.kitchen.submit("slow", {"seconds": 0.1})
     wait_for(lambda: shop.kitchen.ticket(t.number).state == "burnt", timeout=40, what="poison burnt")
@@ -120,24 +120,13 @@ def test_poison_order_burns_after_max_attempts(shop):
     assert sup.wait(timeout=20) == 0
 
 
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
-
-
 def test_killing_the_supervisor_leaves_no_orphan_ovens(shop):
-    sup = subprocess.Popen([sys.executable, "-m", "kitchen", "--config", str(shop.ini), "--db", shop.db, "run",
-                            "--ovens", "2"], env=shop.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
-    shop.procs.append(sup)
+    sup = shop.supervisor("--ovens", "2", new_session=True)
     rows = wait_for(lambda: [o for o in shop.status().ovens if o.state == "alive"] or None, what="ovens")
     wait_for(lambda: len([o for o in shop.status().ovens if o.state == "alive"]) == 2, what="two ovens")
     pids = [o.pid for o in shop.status().ovens if o.state == "alive"]
     assert sup.pid not in pids and rows
     sup.kill()
     sup.wait(timeout=5)
-    wait_for(lambda: all(_gone(p) for p in pids), timeout=15, what="children exited")
+    wait_exited(pids, timeout=15, what="children exited")
     assert all(o.state == "left" for o in shop.status().ovens), "they left the ring on the way out"

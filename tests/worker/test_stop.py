@@ -12,7 +12,9 @@ from kitchen import FrozenClock, Kitchen
 from kitchen.core.hashing import bucket_for
 from kitchen.ovens.recipes import Menu
 from kitchen.ovens.worker import EXIT_HARD_STOP, HARD_STOP, Worker
-from procshop import Shop, wait_for
+from tests.support.processes import wait_exited
+from tests.support.shop import Shop
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -74,6 +76,7 @@ def test_grace_over_then_hard_stop(kitchen: Kitchen) -> None:
         cooking.join(10)
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_two_signals_stop_an_oven_process_whose_recipe_never_returns(tmp_path, sig) -> None:
     shop = Shop(tmp_path)
@@ -82,7 +85,7 @@ def test_two_signals_stop_an_oven_process_whose_recipe_never_returns(tmp_path, s
         proc = shop.oven("oven-1")
         wait_for(lambda: shop.kitchen.ticket(t.number).state == "cooking", 20, "the order to be cooking")
         proc.send_signal(sig)
-        wait_for(lambda: shop.oven_row("oven-1") and True, 5, "oven row")
+        wait_for(lambda: "oven-1 draining (" in shop.log("oven-1"), 5, "the first signal to be handled")
         proc.send_signal(sig)
         assert proc.wait(timeout=15) == EXIT_HARD_STOP
         info = shop.kitchen.ticket(t.number)
@@ -92,22 +95,10 @@ def test_two_signals_stop_an_oven_process_whose_recipe_never_returns(tmp_path, s
         shop.close()
 
 
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1].startswith("Z")  # a zombie has exited
-    except FileNotFoundError:
-        return True
-
-
+@pytest.mark.processes
 def test_killing_the_supervisor_leaves_no_oven_even_with_stubborn_recipes(tmp_path) -> None:
-    import subprocess
-    import sys
-
     shop = Shop(tmp_path, grace=1)
-    supervisor = subprocess.Popen([sys.executable, "-m", "kitchen", "--config", str(shop.ini), "--db", shop.db, "run",
-                                   "--ovens", "2", "--recipes", "kitchen_test_recipes"], env=shop.env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    supervisor = shop.supervisor("--ovens", "2")
     try:
         wait_for(lambda: len([o for o in shop.status().ovens if o.state == "alive" and o.buckets]) == 2, 20,
                  "two ovens sharing the buckets")
@@ -123,14 +114,13 @@ def test_killing_the_supervisor_leaves_no_oven_even_with_stubborn_recipes(tmp_pa
         assert len(pids) == 2
         supervisor.kill()
         supervisor.wait(10)
-        wait_for(lambda: all(_gone(p) for p in pids), 1 + HARD_STOP + 10, "every oven to exit")
+        wait_exited(pids, 1 + HARD_STOP + 10, "every oven to exit")
         assert all(shop.kitchen.ticket(t.number).state == "queued" for t in tickets)
     finally:
-        if supervisor.poll() is None:
-            supervisor.kill()
         shop.close()
 
 
+@pytest.mark.processes
 def test_no_password_on_an_oven_command_line(tmp_path, backend_url: str, backend: str) -> None:
     if backend != "postgresql":
         pytest.skip("a SQLite path has no password")

@@ -104,6 +104,7 @@ def test_draining_finishes_in_hand_then_exits(kitchen):
     assert not w.oven.alive()
 
 
+@pytest.mark.processes
 def test_kitchen_run_never_imports_textual(tmp_path):
     code = ("import sys; from kitchen.cli import main; "
             f"rc = main(['--db', {str(tmp_path / 'k.db')!r}, 'run', '--burst', '--log-level', 'error']); "

@@ -1,7 +1,8 @@
-"""Recipes for the oven process tests, loaded with ``--recipes kitchen_test_recipes``."""
+"""Recipes for real oven processes in tests, loaded with ``--recipes tests.support.recipes`` (``Shop`` does)."""
 
 import os
 import signal
+import time
 
 from kitchen.ovens.recipes import recipe
 
@@ -37,7 +38,5 @@ def flaky(ctx):
 @recipe("stubborn")
 def stubborn(ctx):
     """Ignores every stop: blocks without ever calling ctx.wait (an uncooperative recipe)."""
-    import time
-
     time.sleep(float(ctx.payload.get("seconds", 1e9)))
     return {"pid": os.getpid()}
