@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from kitchen.core.errors import BadOrder, KitchenError
 from kitchen.core.orders import MAX_DEPTH, PRIORITY_RANGE

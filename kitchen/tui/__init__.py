@@ -15,14 +15,14 @@ if TYPE_CHECKING:
     from .app import KitchenApp
 
 
-def create_app(kitchen: "Kitchen", settings: "Settings | None" = None, **options: Any) -> "KitchenApp":
+def create_app(kitchen: Kitchen, settings: Settings | None = None, **options: Any) -> KitchenApp:
     """Build the app on an open kitchen (options: live, launcher, label, since, refresh_every, seed...)."""
     from .app import create_app as factory
 
     return factory(kitchen, settings, **options)
 
 
-def run(settings: "Settings", config_path: str | None = None) -> int:
+def run(settings: Settings, config_path: str | None = None) -> int:
     """Open the shop on ``settings.database``, start ``settings.ovens`` ovens, run the screen; exit code."""
     from .runner import run as run_shop
 

@@ -10,7 +10,7 @@ import asyncio
 import random
 import signal
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand

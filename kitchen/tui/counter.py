@@ -28,7 +28,7 @@ class Answer:
     tone: str = "info"
 
 
-def take_order(k: "Kitchen", recipe: str, customer: str | None, key: str | None, priority: int) -> Answer:
+def take_order(k: Kitchen, recipe: str, customer: str | None, key: str | None, priority: int) -> Answer:
     """Write the order down and hand back its ticket at once — the cooking happens later."""
     try:
         t = k.submit(recipe, {"size": "M"}, customer=customer, key=key, priority=priority)
@@ -40,7 +40,7 @@ def take_order(k: "Kitchen", recipe: str, customer: str | None, key: str | None,
     return Answer(f"Ticket #{t.number}{who}: {recipe}, bucket {t.bucket}. Come back later!", "ok")
 
 
-def rush(k: "Kitchen", rng: random.Random, recipes: list[str], count: int = 10) -> list[int]:
+def rush(k: Kitchen, rng: random.Random, recipes: list[str], count: int = 10) -> list[int]:
     """Rush hour: ``count`` random orders in one transaction; returns their ticket numbers."""
     orders = [{"recipe": rng.choice(recipes), "customer": rng.choice(CUSTOMERS),
                "payload": {"size": rng.choice(SIZES)}, "priority": 1 if rng.random() < 0.2 else 0}
@@ -48,7 +48,7 @@ def rush(k: "Kitchen", rng: random.Random, recipes: list[str], count: int = 10) 
     return [t.number for t in k.submit_many(orders)]
 
 
-def locate(k: "Kitchen", number: int) -> Answer:
+def locate(k: Kitchen, number: int) -> Answer:
     """Where is my order? One sentence from the ticket's row."""
     try:
         t = k.ticket(number)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.message import Message
+from textual.notifications import SeverityLevel
 
 from .counter import Answer
 from .reader import ShopView
@@ -29,7 +30,8 @@ class ReadFailed(Message):
 class Said(Message):
     """An action finished: lines for the event log, and optionally a toast."""
 
-    def __init__(self, entries: list[Entry], toast: str | None = None, severity: str = "information") -> None:
+    def __init__(self, entries: list[Entry], toast: str | None = None,
+                 severity: SeverityLevel = "information") -> None:
         super().__init__()
         self.entries, self.toast, self.severity = entries, toast, severity
 

@@ -44,7 +44,7 @@ class ShopView:
         return self.events[-1].id if self.events else 0
 
 
-def read_shop(k: "Kitchen", after_event: int = 0) -> ShopView:
+def read_shop(k: Kitchen, after_event: int = 0) -> ShopView:
     """Read everything a refresh needs; ``after_event`` is the newest event id already on screen."""
     started = time.perf_counter()
     status = k.status()
@@ -63,7 +63,7 @@ def read_shop(k: "Kitchen", after_event: int = 0) -> ShopView:
     return view
 
 
-def throughput(k: "Kitchen", now: float, window: int = THROUGHPUT_WINDOW) -> list[float]:
+def throughput(k: Kitchen, now: float, window: int = THROUGHPUT_WINDOW) -> list[float]:
     """Completions per second over the last ``window`` seconds, oldest first (from the ledger's times)."""
     since = now - window
     bars = [0.0] * window
@@ -73,6 +73,6 @@ def throughput(k: "Kitchen", now: float, window: int = THROUGHPUT_WINDOW) -> lis
     return bars
 
 
-def last_move(k: "Kitchen") -> EventRow | None:
+def last_move(k: Kitchen) -> EventRow | None:
     """The newest 'moved' event (the ring's latest change, as facts), or None."""
     return k.last_event(EventKind.MOVED)

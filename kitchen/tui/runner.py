@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from kitchen.core.config import Settings
 from kitchen.ovens.jobs import add_reaper, make_scheduler

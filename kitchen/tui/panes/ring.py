@@ -86,11 +86,11 @@ class RingPane(Widget):
         for owner, count in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
             t.append("■ ", self._owner(owner, v.colours))
             t.append(f"{owner or 'nobody'} {count}  ", dim)
-        moved = sum(1 for _, _, m in v.buckets if m)
+        just_moved = sum(1 for _, _, m in v.buckets if m)
         t.append("\n")
         t.append(f"generation {v.generation}", self.get_component_rich_style("ring--other"))
-        if moved and v.summary:
-            t.append(f" · {moved} just moved:\n", dim)
+        if just_moved and v.summary:
+            t.append(f" · {just_moved} just moved:\n", dim)
             t.append(v.summary, self.get_component_rich_style("ring--summary"))
         return t
 

@@ -6,7 +6,7 @@ database work off the UI thread and sets ``answer`` / ``whereabouts`` back down.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual.binding import Binding
