@@ -38,7 +38,7 @@ def oven_env(database: str, env: Mapping[str, str] | None = None) -> dict[str, s
     return out
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
     """A preexec hook asking the kernel for SIGTERM when the parent dies (Linux); None elsewhere."""
     if not sys.platform.startswith("linux"):
         return None
@@ -74,7 +74,7 @@ def spawn_oven(name: str, *, database: str, config: str | None = None, extra: Se
     out: IO[bytes] | int | None = (open(log_path, "ab") if log_path  # noqa: SIM115 (closed below, once started)
                                    else None if inherit_output else subprocess.DEVNULL)
     options: dict[str, Any] = {}
-    hook = _die_with_parent()
+    hook = die_with_parent()
     if hook is not None:
         options["preexec_fn"] = hook
     argv, child_env = oven_command(name, config=config, extra=extra), oven_env(database, env)

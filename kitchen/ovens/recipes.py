@@ -35,6 +35,7 @@ class Cooking:
     speed: float = 1.0
     stop: threading.Event = field(default_factory=threading.Event)
     progress_value: int = 0
+    on_progress: Callable[[int], None] | None = None  # the work horse sends progress to its oven
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -52,6 +53,8 @@ class Cooking:
     def progress(self, percent: int) -> None:
         """Report 0-100; the next heartbeat persists it for the TUI."""
         self.progress_value = max(0, min(100, int(percent)))
+        if self.on_progress is not None:
+            self.on_progress(self.progress_value)
 
     def wait(self, seconds: float) -> None:
         """Sleep, but return early with Interrupted if the oven is told to stop now."""
@@ -62,25 +65,47 @@ class Cooking:
 Recipe = Callable[[Cooking], Any]
 
 
+@dataclass(frozen=True)
+class RecipeOptions:
+    """How a recipe is cooked.
+
+    ``isolated``: in a child process the oven supervises (RQ's work horse, Celery's prefork), so a recipe
+    that holds the GIL, blocks in C or never returns cannot starve the oven's heartbeat, and its timeout or
+    a stop kills only that child. ``timeout``: seconds one attempt may run; overrun fails the attempt (an
+    isolated recipe loses its child; an in-process one takes its oven down with it, to be restarted).
+    """
+
+    isolated: bool = False
+    timeout: float | None = None
+
+
 class Menu:
-    """Name -> recipe. Ovens share one menu per process."""
+    """Name -> recipe (and its options). Ovens share one menu per process."""
 
     def __init__(self) -> None:
         self._recipes: dict[str, Recipe] = {}
+        self._options: dict[str, RecipeOptions] = {}
 
-    def register(self, name: str, fn: Recipe) -> Recipe:
+    def register(self, name: str, fn: Recipe, *, isolated: bool = False, timeout: float | None = None) -> Recipe:
         check_recipe_name(name)
+        if timeout is not None and not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
+            raise ConfigError(f"recipe {name}: timeout must be a positive number of seconds, not {timeout!r}")
         self._recipes[name] = fn
+        self._options[name] = RecipeOptions(isolated, None if timeout is None else float(timeout))
         return fn
 
-    def recipe(self, name: str | None = None) -> Callable[[Recipe], Recipe]:
+    def recipe(self, name: str | None = None, *, isolated: bool = False,
+               timeout: float | None = None) -> Callable[[Recipe], Recipe]:
         """Decorator: ``@menu.recipe("calzone")`` (defaults to the function's name)."""
         def deco(fn: Recipe) -> Recipe:
-            return self.register(name or fn.__name__, fn)
+            return self.register(name or fn.__name__, fn, isolated=isolated, timeout=timeout)
         return deco
 
     def get(self, name: str) -> Recipe | None:
         return self._recipes.get(name)
+
+    def options(self, name: str) -> RecipeOptions:
+        return self._options.get(name, RecipeOptions())
 
     def names(self) -> list[str]:
         return sorted(self._recipes)
@@ -92,9 +117,13 @@ class Menu:
 menu = Menu()
 
 
-def recipe(name: str | None = None) -> Callable[[Recipe], Recipe]:
-    """Register a user recipe on the process-wide menu: ``@kitchen.recipes.recipe("soup")``."""
-    return menu.recipe(name)
+def recipe(name: str | Recipe | None = None, *, isolated: bool = False,
+           timeout: float | None = None) -> Any:
+    """Register a user recipe on the process-wide menu: ``@recipe``, ``@recipe("soup")`` or
+    ``@recipe(isolated=True, timeout=30)``."""
+    if callable(name):
+        return menu.recipe(None)(name)
+    return menu.recipe(name, isolated=isolated, timeout=timeout)
 
 
 def bake(seconds: float, burn_rate: float, rng: random.Random) -> Recipe:
@@ -131,5 +160,6 @@ def build_menu(bake_times: Mapping[str, float], burn_rate: float = 0.0, modules:
     for name in source.names():
         fn = source.get(name)
         if fn is not None:
-            out.register(name, fn)
+            opts = source.options(name)
+            out.register(name, fn, isolated=opts.isolated, timeout=opts.timeout)
     return out

@@ -18,12 +18,14 @@ from kitchen.core.errors import KitchenError, OvenLost
 from kitchen.core.orders import Order
 from kitchen.protocol import Kitchen, Oven, result_json
 
+from .horse import Horse
 from .jobs import add_reaper, make_scheduler
-from .recipes import Cooking, Interrupted, Menu
+from .recipes import Cooking, Interrupted, Menu, RecipeOptions
 
 log = logging.getLogger("kitchen.oven")
 HARD_STOP = 1.0  # seconds a recipe may ignore "stop now" before the oven hands its orders back and exits
 EXIT_HARD_STOP = 3
+EXIT_TIMEOUT = 4
 
 
 class Worker:
@@ -48,6 +50,9 @@ class Worker:
         self.stopped_at: float | None = None
         self.hard_stopped = False
         self.finished = threading.Event()
+        self.horse: Horse | None = None  # the work horse for isolated recipes, started on first use
+        self.cooking_since = 0.0
+        self.cooking_options: RecipeOptions | None = None
         self.exit_now = os._exit  # tests replace it to watch a hard stop without losing the test process
         self.cooked = 0
         self._waiter = kitchen.waiter()
@@ -142,8 +147,12 @@ class Worker:
                                    retry=False)
             log.warning("%s: order %d has unknown recipe %r -> %s", self.name, order.id, order.recipe, state)
             return "failed", None
+        opts = self.menu.options(order.recipe)
         self.cooking = Cooking(order, speed=self.kitchen.settings.speed, stop=self.stop)
+        self.cooking_since, self.cooking_options = time.monotonic(), opts
         try:
+            if opts.isolated:
+                return self._in_horse(order, fn, opts)
             value = fn(self.cooking)
             # a result that is not plain JSON fails this order now; found later, at the group commit, it
             # would crash the oven, hand the order back uncounted, and crash every oven after it in a loop
@@ -159,6 +168,24 @@ class Worker:
             return "failed", None
         finally:
             self.cooking = None
+            self.cooking_options = None
+
+    def _in_horse(self, order: Order, fn: Any, opts: RecipeOptions) -> tuple[str, Any]:
+        """Cook in the work horse; the oven's own threads (heartbeat, watchdog) stay free meanwhile."""
+        if self.horse is None:
+            self.horse = Horse(self.kitchen.settings.speed)
+        cooking = self.cooking
+        outcome, value = self.horse.cook(order, fn.__module__, opts.timeout, self.stop.is_set,
+                                         lambda p: setattr(cooking, "progress_value", p))
+        if outcome == "done":
+            result_json(value)
+            return "done", value
+        if outcome == "interrupted":
+            return "interrupted", None
+        error = f"TimeoutError: ran over its {value:g}s limit" if outcome == "timeout" else str(value)
+        state = self._joined().fail(order, error)
+        log.warning("%s: order %d failed (%s) -> %s", self.name, order.id, error, state or "already taken back")
+        return "failed", None
 
     def _rejoin(self) -> None:
         log.warning("%s lost its incarnation (declared dead); rejoining as a new oven", self.name)
@@ -203,12 +230,26 @@ class Worker:
         if (self.stopped_at is not None and self.cooking is not None and now - self.stopped_at > HARD_STOP
                 and not self.hard_stopped):
             self.hard_stop()
+        opts, order = self.cooking_options, self.cooking.order if self.cooking is not None else None
+        if (opts is not None and order is not None and opts.timeout is not None and not opts.isolated
+                and now - self.cooking_since > opts.timeout and not self.hard_stopped):
+            self.overran(order, opts.timeout)
+
+    def overran(self, order: Order, timeout: float) -> None:
+        """An in-process recipe ran past its timeout: fail this attempt, hand the rest back, exit (a thread
+        cannot be killed; the supervisor starts a fresh oven). Isolated recipes lose only their work horse."""
+        log.warning("%s: order %d ran over its %gs limit; failing it and exiting", self.name, order.id, timeout)
+        try:
+            self._joined().fail(order, f"TimeoutError: ran over its {timeout:g}s limit")
+        except KitchenError as exc:
+            log.warning("%s could not fail order %d: %s", self.name, order.id, exc)
+        self.hard_stop(EXIT_TIMEOUT)
 
     def _stop_now(self, now: float) -> None:
         self.stopped_at = now
         self.stop.set()
 
-    def hard_stop(self) -> None:
+    def hard_stop(self, code: int = 0) -> None:
         """The recipe did not return after the stop: commit what finished, hand the rest back, leave, exit.
 
         Runs on the watchdog thread while the main thread is stuck inside the recipe (which never touches
@@ -224,7 +265,7 @@ class Worker:
         except KitchenError as exc:
             log.warning("%s could not leave cleanly: %s (the reaper will recover its work)", self.name, exc)
         finally:
-            self.exit_now(EXIT_HARD_STOP)
+            self.exit_now(code or EXIT_HARD_STOP)
 
     # -- the whole run -------------------------------------------------------------------------------------------
 
@@ -282,6 +323,8 @@ class Worker:
             scheduler.shutdown(wait=False)
             self.shutdown()
             self._waiter.close()
+            if self.horse is not None:
+                self.horse.kill()
             self.finished.set()
         return 0
 

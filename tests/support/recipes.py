@@ -40,3 +40,43 @@ def stubborn(ctx):
     """Ignores every stop: blocks without ever calling ctx.wait (an uncooperative recipe)."""
     time.sleep(float(ctx.payload.get("seconds", 1e9)))
     return {"pid": os.getpid()}
+
+
+@recipe("hog", isolated=True)
+def hog(ctx):
+    """Holds the GIL for payload['seconds'] inside one C call (catastrophic regex backtracking): in the oven's
+    own process no other thread, the heartbeat included, could run meanwhile."""
+    import re
+
+    started = time.monotonic()
+    calls = 0
+    while time.monotonic() - started < float(ctx.payload.get("seconds", 2.0)):
+        re.match(r"(a+)+$", "a" * 26 + "b")  # one C call of ~1.5 s here, never releasing the GIL
+        calls += 1
+    return {"pid": os.getpid(), "calls": calls}
+
+
+@recipe("hog_inline")
+def hog_inline(ctx):
+    """The same GIL hog, cooked in the oven's own process (the control case)."""
+    return hog(ctx)
+
+
+@recipe("sleepy", isolated=True, timeout=0.5)
+def sleepy(ctx):
+    """Never returns on its own: only its timeout (0.5 s) ends an attempt."""
+    ctx.progress(10)
+    time.sleep(1e9)
+
+
+@recipe("sleepy_inline", timeout=0.5)
+def sleepy_inline(ctx):
+    """Never returns on its own, cooked in the oven's process: its overrun takes the oven down."""
+    time.sleep(1e9)
+
+
+@recipe("stubborn_isolated", isolated=True)
+def stubborn_isolated(ctx):
+    """Says it started (progress 5), then never returns and ignores every stop."""
+    ctx.progress(5)
+    time.sleep(1e9)
