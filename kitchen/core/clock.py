@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import select
 import threading
 import time
 from collections.abc import Callable
 
 Clock = Callable[[], float]
+
+
+def pause(seconds: float) -> None:
+    """Sleep on the monotonic clock through select(): unlike time.sleep (an absolute clock_nanosleep) it
+    also behaves under libfaketime, which the clock-step tests use to move a process's wall clock."""
+    if seconds > 0:
+        select.select([], [], [], seconds)
 
 system_clock: Clock = time.time
 

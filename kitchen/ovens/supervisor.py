@@ -13,6 +13,8 @@ import subprocess
 import time
 from collections.abc import Sequence
 
+from kitchen.core.clock import pause
+
 from .procs import spawn_oven
 
 log = logging.getLogger("kitchen.supervisor")
@@ -68,7 +70,7 @@ class Supervisor:
                 if time.monotonic() >= when and not self.signals:
                     del pending[name]
                     self._spawn(name)
-            time.sleep(0.05)
+            pause(0.05)
         return 1 if failed else 0
 
 

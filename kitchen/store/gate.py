@@ -16,6 +16,8 @@ import os
 import threading
 import time
 
+from kitchen.core.clock import pause
+
 
 class WriteGate:
     def __init__(self, db_path: str) -> None:
@@ -45,7 +47,7 @@ class WriteGate:
             if time.monotonic() >= deadline:
                 self._lock.release()
                 return False
-            time.sleep(delay)
+            pause(delay)
             delay = min(delay * 1.5, 0.0001 if time.monotonic() < patient else 0.002)
 
     def release(self) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
-from kitchen.core.clock import ServerClock
+from kitchen.core.clock import ServerClock, pause
 from kitchen.core.errors import DatabaseError, SchemaError
 
 from .ddl_v1 import POSTGRES_TABLES
@@ -198,7 +198,7 @@ class ListenWaiter(ChangeWaiter):
         while not interrupted() and time.monotonic() < deadline:
             conn = self._listen()
             if conn is None:
-                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+                pause(min(0.05, max(0.0, deadline - time.monotonic())))
                 continue
             try:
                 for note in conn.notifies(timeout=min(0.05, max(0.001, deadline - time.monotonic())), stop_after=1):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
-from kitchen.core.clock import BootClock, boot_identity
+from kitchen.core.clock import BootClock, boot_identity, pause
 from kitchen.core.errors import DatabaseError
 
 from .ddl_v1 import SQLITE_TABLES
@@ -193,9 +193,9 @@ class DataVersionWaiter(ChangeWaiter):
         deadline = time.monotonic() + timeout
         start = self._version()
         if start == -1:
-            time.sleep(WAIT_STEP)
+            pause(WAIT_STEP)
             return
         while not interrupted() and time.monotonic() < deadline:
-            time.sleep(WAIT_STEP)
+            pause(WAIT_STEP)
             if self._version() != start:
                 return

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import peewee
 
+from kitchen.core.clock import pause
 from kitchen.core.errors import DatabaseBusy, DatabaseError, KitchenError
 
 from .dialect import ChangeWaiter, Conflict, Dialect, ErrorKind, first_line
@@ -168,7 +169,7 @@ class Store:
                                    and now - start >= unreachable_for):
                 raise self.translate(error) from None
             self.retried[code] += 1  # only what is retried: an error raised at once or at the deadline is not
-            time.sleep(delay * (0.5 + random.random()))
+            pause(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25 if kind is ErrorKind.BUSY else 2.0)
 
     def translate(self, exc: BaseException) -> KitchenError:
