@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kitchen.core.errors import BadOrder, KitchenError
-from kitchen.core.orders import MAX_DEPTH, PRIORITY_RANGE
+from kitchen.core.orders import MAX_DEPTH, PRIORITY_RANGE, check_oven_name
 
 from .logs import one_line
 
@@ -54,6 +54,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _oven_name(text: str) -> str:
+    try:
+        return check_oven_name(text)
+    except KitchenError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _payload(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
@@ -78,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run oven(s) headless: claim, cook, heartbeat, reap")
     r.add_argument("--ovens", type=_positive_int, default=1, help="oven processes to run (default 1: this process)")
-    r.add_argument("--name", help="oven name (default oven-PID; with --ovens N: NAME-1..NAME-N)")
+    r.add_argument("--name", type=_oven_name, help="oven name (default oven-PID; with --ovens N: NAME-1..NAME-N)")
     r.add_argument("--burst", action="store_true", help="exit 0 once no order is queued or cooking")
     r.add_argument("--recipes", nargs="+", metavar="MODULE", default=[], help="import these recipe modules")
     r.add_argument("--prefetch", type=_positive_int, help="orders claimed per transaction (default: kitchen.ini)")
