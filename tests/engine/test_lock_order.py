@@ -15,6 +15,7 @@ import uuid
 import pytest
 
 from kitchen import Kitchen
+from tests.support.waiting import poll
 
 PG_SERVER = os.environ.get("KITCHEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -104,11 +105,7 @@ def test_no_deadlock_under_every_transition_at_once(own_database) -> None:
                [cook(i) for i in range(3)] + [beat(i) for i in range(3)] + [reap, churn]]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline and not stop.is_set():
-        if k.status().orders.done >= ORDERS:
-            break
-        time.sleep(0.05)
+    poll(lambda: stop.is_set() or k.status().orders.done >= ORDERS, DEADLINE)  # all cooked, or a thread failed
     stop.set()
     for t in threads:
         t.join(10)
