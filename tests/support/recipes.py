@@ -80,3 +80,9 @@ def stubborn_isolated(ctx):
     """Says it started (progress 5), then never returns and ignores every stop."""
     ctx.progress(5)
     time.sleep(1e9)
+
+
+@recipe("forger")
+def forger(ctx):
+    """Fails with a message that tries to forge a second log line."""
+    raise RuntimeError("card refused\n12:00:00 INFO    [1] oven-9 done: order 1 (forged)")
