@@ -9,16 +9,17 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from kitchen.core.clock import Clock, system_clock
 from kitchen.core.config import Settings
 from kitchen.core.events import EventKind, ReapReport
 from kitchen.core.orders import Ticket, check_oven_name, validate
 from kitchen.core.views import BurntOrder, EventRow, LedgerRow, RecentOrder, RefusalRow, Snapshot, TicketView
-from kitchen.store import ChangeWaiter, Store, ensure_schema
+from kitchen.store import RERUN, ChangeWaiter, Store, ensure_schema
 
-from . import cooking, reads, reaper
+from . import cooking, reads, reaper, settle
 from .context import Ctx
 from .oven import Oven
 from .submit import insert_many, prepare_many
@@ -46,7 +47,7 @@ class Kitchen:
 
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock | None = None, settings: Settings | None = None,
-             **overrides: Any) -> "Kitchen":
+             **overrides: Any) -> Kitchen:
         """Open (creating or upgrading if needed) the kitchen at ``url``; keywords are any ``[kitchen]`` setting."""
         base = settings or Settings()
         if url is not None:
@@ -74,7 +75,7 @@ class Kitchen:
         except Exception:
             pass
 
-    def __enter__(self) -> "Kitchen":
+    def __enter__(self) -> Kitchen:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -95,14 +96,15 @@ class Kitchen:
         """Persist one order and return its ticket; committed before this returns."""
         order = validate(recipe, payload, customer=customer, key=key, priority=priority, delay=delay,
                          payload_limit=self.settings.payload_limit)
-        return self.store.write(insert_many, self._ctx, [order], self.clock())[0]
+        return self.store.write(insert_many, self._ctx, [order], self.clock(),
+                                settle=settle.submitted(self._ctx))[0]
 
     def submit_many(self, orders: Iterable[Mapping[str, Any]]) -> list[Ticket]:
         """Persist many orders in one transaction: all are committed, or none (bad input writes nothing)."""
         prepared = prepare_many(orders, self.settings.payload_limit)
         if not prepared:
             return []
-        return self.store.write(insert_many, self._ctx, prepared, self.clock())
+        return self.store.write(insert_many, self._ctx, prepared, self.clock(), settle=settle.submitted(self._ctx))
 
     # -- ovens ---------------------------------------------------------------------------------------------
 
@@ -111,7 +113,8 @@ class Kitchen:
         check_oven_name(name)
         host = host or os.environ.get("KITCHEN_HOST") or socket.gethostname()
         pid = os.getpid() if pid is None else pid
-        oven_id = self.store.write(lambda cur: cooking.join(cur, self._ctx, name, host, pid, self.clock()))
+        oven_id = self.store.write(lambda cur: cooking.join(cur, self._ctx, name, host, pid, self.clock()),
+                                   settle=settle.joined(self._ctx))
         return Oven(self._ctx, self.clock, oven_id, name, host, pid)
 
     def attach(self, oven_id: int, name: str, *, host: str = "", pid: int = 0) -> Oven:
@@ -139,12 +142,13 @@ class Kitchen:
             fair = judge and time.monotonic() - asked <= self.store.slow_write
             return reaper.reap(cur, self._ctx, now, cutoff, judge=fair)
 
-        return self.store.write(tx)
+        return self.store.write(tx, settle=RERUN)
 
     def requeue(self, tickets: Iterable[int] = (), *, burnt: bool = False) -> list[int]:
         """Put burnt (dead-lettered) orders back in the queue with fresh attempts; returns those moved."""
         ids = list(tickets)
-        return self.store.write(lambda cur: reaper.requeue_burnt(cur, self._ctx, ids, burnt, self.clock()))
+        return self.store.write(lambda cur: reaper.requeue_burnt(cur, self._ctx, ids, burnt, self.clock()),
+                                settle=RERUN)
 
     # -- reading the shop -----------------------------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ from typing import Any
 from kitchen.core.clock import Clock
 from kitchen.core.errors import BadOrder
 from kitchen.core.orders import Order, dumps_json
+from kitchen.store import RERUN
 
-from . import cooking
+from . import cooking, settle
 from .context import Ctx
 from .cooking import Who
 
@@ -44,7 +45,8 @@ class Oven:
 
     def claim_many(self, limit: int) -> list[Order]:
         """Take up to ``limit`` ready orders in one transaction (prefetch); a crash requeues them together."""
-        return self._store.write(cooking.claim, self._ctx, self._who, limit, self._clock())
+        return self._store.write(cooking.claim, self._ctx, self._who, limit, self._clock(),
+                                 settle=settle.claimed(self._ctx, self._who))
 
     def heartbeat(self, progress: int | None = None, order: Order | None = None) -> None:
         """Prove liveness, renew the leases of every order this oven cooks, record progress.
@@ -54,7 +56,7 @@ class Oven:
         if progress is not None and (isinstance(progress, bool) or not isinstance(progress, int)
                                      or not 0 <= progress <= 100):
             raise BadOrder(f"progress must be a whole number from 0 to 100, not {progress!r}")
-        self._store.write(cooking.beat, self._ctx, self._who, progress, order, self._clock())
+        self._store.write(cooking.beat, self._ctx, self._who, progress, order, self._clock(), settle=RERUN)
 
     def alive(self) -> bool:
         """Whether the database still counts this incarnation as alive."""
@@ -71,7 +73,8 @@ class Oven:
         A crash before this commits re-cooks these orders (at-least-once); the ledger still holds one row each.
         """
         items = [(o, result_json(r)) for o, r in finished]
-        return self._store.write(cooking.complete, self._ctx, self._who, items, claim, self._clock())
+        return self._store.write(cooking.complete, self._ctx, self._who, items, claim, self._clock(),
+                                 settle=settle.completed(self._ctx, self._who, items))
 
     def fail(self, order: Order, error: str, *, retry: bool = True) -> str | None:
         """Retry with exponential backoff and jitter, or burn after max_attempts (at once if not ``retry``).
@@ -85,12 +88,14 @@ class Oven:
         backoff = min(s.backoff_max, s.backoff_base * 2.0 ** min(max(order.attempt - 1, 0), 60))
         backoff *= 0.5 + 0.5 * self._rng.random()
         limit = s.max_attempts if retry else 0
-        return self._store.write(cooking.fail, self._ctx, self._who, order, error, backoff, limit, self._clock())
+        return self._store.write(cooking.fail, self._ctx, self._who, order, error, backoff, limit, self._clock(),
+                                 settle=settle.failed(self._ctx, self._who, order))
 
     def release(self, order: Order | None = None) -> int:
         """Give orders back to the queue without counting an attempt (graceful shutdown); returns how many."""
-        return self._store.write(lambda cur: cooking.release(cur, self._ctx, self._who, order, self._clock()))
+        return self._store.write(lambda cur: cooking.release(cur, self._ctx, self._who, order, self._clock()),
+                                 settle=RERUN)
 
     def leave(self) -> None:
         """Graceful exit: release unfinished orders, leave the ring, hand buckets to the others."""
-        self._store.write(lambda cur: cooking.leave(cur, self._ctx, self._who, self._clock()))
+        self._store.write(lambda cur: cooking.leave(cur, self._ctx, self._who, self._clock()), settle=RERUN)

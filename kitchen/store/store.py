@@ -16,7 +16,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import peewee
 
@@ -45,6 +45,22 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 
 
 DRIVER_ERRORS = _driver_errors()
+Settle = Callable[[Any, Any], bool]
+
+
+def RERUN(cur: Any, value: Any) -> bool:
+    """Settles a body that is safe to run twice (a heartbeat, a reaper pass): say it did not commit."""
+    return False
+
+
+class CommitUnknown(Exception):
+    """The connection broke while COMMIT was in flight; ``value`` is what the transaction body returned."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("commit outcome unknown")
+        self.value = value
+
+
 DIALECTS: dict[str, type[Dialect]] = {"sqlite": SqliteDialect, "postgresql": PostgresDialect}
 
 
@@ -98,15 +114,30 @@ class Store:
 
     # -- transactions ------------------------------------------------------------------------------------
 
-    def write(self, fn: Callable[..., T], *args: Any) -> T:
+    def write(self, fn: Callable[..., T], *args: Any, settle: Settle | None = None) -> T:
         """Run ``fn(cursor, *args)`` in one write transaction; retried whole on lock contention.
+
+        If the connection breaks while COMMIT is in flight, the transaction may or may not have committed:
+        it is never blindly run again. ``settle(cursor, value)`` (``value``: what ``fn`` returned) is asked
+        in a fresh read whether it committed — then ``value`` is returned — or not — then ``fn`` runs again.
+        ``RERUN`` settles bodies that are safe to run twice; without ``settle`` the write fails with one line.
 
         A write that waits longer than ``slow_write`` seconds, or fails for a locked or unreachable
         database, marks this process as stalled (``stalled_recently``): heartbeats were not writable then.
         """
         started = time.monotonic()
         try:
-            return self._retrying(lambda: self._gated(fn, args))
+            while True:
+                try:
+                    return self._retrying(lambda: self._gated(fn, args))
+                except CommitUnknown as unknown:
+                    self.retried["commit-unknown"] += 1
+                    self.db.dispose()
+                    if settle is None:
+                        raise DatabaseError(f"the connection to {self.label} broke while committing; whether the"
+                                            " change was saved is unknown") from None
+                    if self.read(settle, unknown.value):
+                        return cast(T, unknown.value)
         except DatabaseError:
             self._stalled_at = time.monotonic()
             raise
@@ -141,7 +172,12 @@ class Store:
             except Exception:
                 pass
             raise
-        cur.execute("COMMIT")
+        try:
+            cur.execute("COMMIT")
+        except DRIVER_ERRORS as exc:
+            if self.dialect.classify(exc) is ErrorKind.DISCONNECTED:
+                raise CommitUnknown(result) from exc
+            raise
         return result
 
     def _retrying(self, attempt: Callable[[], T], unreachable_for: float | None = None) -> T:
