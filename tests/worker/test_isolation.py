@@ -14,8 +14,8 @@ pytestmark = pytest.mark.processes
 
 
 @pytest.fixture
-def shop(tmp_path):
-    s = Shop(tmp_path)
+def shop(tmp_path, backend_url: str):
+    s = Shop(tmp_path, backend_url)
     yield s
     s.close()
 
