@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from kitchen import FrozenClock, Kitchen
+from tests.engine.helpers import scalar
 from tests.support.lossy import LossyProxy
-
-from .helpers import scalar
 
 
 @pytest.fixture

@@ -7,5 +7,6 @@
   the ``kitchen`` CLI as a subprocess.
 * ``shop`` — ``Shop``: a kitchen on disk with fast heartbeats plus the real oven processes a test starts;
   ``recipes`` — the recipes those ovens load (``--recipes tests.support.recipes``).
-* ``postgres`` — the PostgreSQL test server; ``capabilities.require``: skip locally, fail under CI.
+* ``postgres`` — the PostgreSQL test server; ``capabilities.require``: skip locally, fail under CI;
+  ``lossy`` — a proxy in front of it that loses the reply to a COMMIT.
 """
