@@ -8,7 +8,9 @@ kitchen.ini ``recipes`` / ``--recipes``).
 from __future__ import annotations
 
 import importlib
+import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -150,6 +152,9 @@ def build_menu(bake_times: Mapping[str, float], burn_rate: float = 0.0, modules:
     for name, seconds in bake_times.items():
         out.register(name, bake(seconds, burn_rate, rng))
     out.register("noop", lambda ctx: None)
+    modules = list(modules)
+    if modules and os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # `kitchen run --recipes tasks` finds ./tasks.py, as Celery and RQ do
     for module in modules:
         try:
             importlib.import_module(module)
