@@ -26,8 +26,8 @@ def test_a_recipe_module_in_the_current_directory(tmp_path) -> None:
     (tmp_path / "tasks.py").write_text(TASKS)
     assert kitchen_cli(tmp_path, "--db", "k.db", "order", "soup", "--payload", '{"bowls": 2}').returncode == 0
     script = Path(sys.executable).with_name("kitchen")  # the installed command (python -m would add cwd itself)
-    run = subprocess.run([str(script), "--db", "k.db", "run", "--recipes", "tasks", "--burst", "--log-level", "warning"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=60, env=child_env())
+    argv = [str(script), "--db", "k.db", "run", "--recipes", "tasks", "--burst", "--log-level", "warning"]
+    run = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=child_env())
     assert run.returncode == 0, run.stderr
     out = kitchen_cli(tmp_path, "--db", "k.db", "ticket", "1", "--json")
     assert '"state": "done"' in out.stdout and '"result": {"bowls": 2}' in out.stdout
