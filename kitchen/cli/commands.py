@@ -117,7 +117,8 @@ def ticket(args: argparse.Namespace, kitchen: Kitchen) -> int:
     return 0
 
 
-STATUS_JSON_KEYS = ("database", "orders", "ovens", "ledger", "bucket_count", "ring_generation", "requeued", "retried")
+STATUS_JSON_KEYS = ("database", "orders", "ovens", "ledger", "bucket_count", "ring_generation", "requeued", "retried",
+                    "no_oven_can_cook")
 
 
 def status(args: argparse.Namespace, kitchen: Kitchen) -> int:
@@ -129,6 +130,8 @@ def status(args: argparse.Namespace, kitchen: Kitchen) -> int:
     o, led = snap.orders, snap.ledger
     print(f"kitchen at {snap.database}")
     print(f"orders: {o.queued} queued, {o.cooking} cooking, {o.done} done, {o.burnt} burnt")
+    for recipe, waiting in sorted(snap.no_oven_can_cook.items()):
+        print(f"  {words.no_oven_can_cook(recipe, waiting)}")
     print(f"ledger: {led.completions} completions, {led.duplicate_submissions} duplicate submissions "
           f"absorbed, {led.refused_completions} late completions refused")
     _print_ovens(snap)

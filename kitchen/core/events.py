@@ -23,6 +23,7 @@ class EventKind(str, Enum):
     BURNT = "burnt"
     REFUSED = "refused"
     RELEASED = "released"
+    STOLEN = "stolen"        # an oven whose own buckets had nothing took a ready order from another's bucket
 
 
 class RefusalCode(str, Enum):

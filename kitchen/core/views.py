@@ -9,10 +9,12 @@ of the dicts these reads used to return, so ``dataclasses.asdict`` gives the sam
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .events import EventKind, RefusalCode
+
+WAITING_COUNT_CAP = 10_000  # status counts a stuck recipe's orders up to here: a refresh never reads the queue
 
 
 class _View:
@@ -50,7 +52,9 @@ class LedgerTotals(_View):
 @dataclass(frozen=True)
 class OvenView(_View):
     """One oven incarnation as the snapshot saw it. ``state`` is 'alive', 'dead' or 'left'; ``buckets``
-    are the buckets it owns (none unless alive); ``cooking`` every order it holds, ``current_order`` the first."""
+    are the buckets it owns (none unless alive); ``cooking`` every order it holds, ``current_order`` the first;
+    ``menu`` the recipe names it cooks (None: any recipe); ``current_from`` the oven whose bucket the current
+    order is in, when that is another oven's (this one took it: a steal)."""
 
     id: int
     name: str
@@ -66,6 +70,8 @@ class OvenView(_View):
     cooked: int
     joined_at: float
     died_at: float | None
+    menu: list[str] | None = None
+    current_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,9 @@ class BucketView(_View):
 
 @dataclass(frozen=True)
 class Snapshot(_View):
-    """The whole shop from one consistent read (``Kitchen.status()``)."""
+    """The whole shop from one consistent read (``Kitchen.status()``). ``no_oven_can_cook``: recipe -> queued
+    orders of it, for each recipe on no live oven's menu (counted up to ``WAITING_COUNT_CAP``); empty while
+    no oven is alive or one cooks anything."""
 
     database: str
     now: float
@@ -95,11 +103,13 @@ class Snapshot(_View):
     requeued: int
     retried: int
     heartbeat_timeout: float
+    no_oven_can_cook: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class TicketView(_View):
-    """Where one order is (``Kitchen.ticket()``); ``payload`` is None when the stored one is not JSON."""
+    """Where one order is (``Kitchen.ticket()``); ``payload`` is None when the stored one is not JSON;
+    ``started_at`` is when its latest claim began (None if never claimed), so lane order can be checked."""
 
     ticket: int
     state: str
@@ -118,6 +128,7 @@ class TicketView(_View):
     created_at: float
     run_at: float | None
     finished_at: float | None
+    started_at: float | None = None
 
 
 @dataclass(frozen=True)

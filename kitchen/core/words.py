@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .events import EventKind, RefusalCode, RingMove, TakeBack
+from .views import WAITING_COUNT_CAP
 
 _TAKE_BACK = {TakeBack.OVEN_DIED: "oven died", TakeBack.LEASE_EXPIRED: "lease expired",
               TakeBack.OVEN_GONE: "its oven is gone"}
@@ -54,6 +55,18 @@ def short_refusal(code: str | None, current_fence: int | None, order_state: str 
     return f"taken back ({order_state})"
 
 
+def no_oven_can_cook(recipe: str, waiting: int) -> str:
+    """"no oven can cook 'soup' (3 waiting)": a recipe on no live oven's menu (counts stop at the status cap)."""
+    count = f"{waiting:,}+" if waiting >= WAITING_COUNT_CAP else f"{waiting:,}"
+    return f"no oven can cook {recipe!r} ({count} waiting)"
+
+
+def stolen(thief: str | None, order_id: int | None, owner: str | None, bucket: int | None) -> str:
+    """'oven-3 took #14 from oven-1's bucket 22' (or 'from bucket 22' when the bucket had no owner)."""
+    whose = f"{owner}'s bucket" if owner else "bucket"
+    return f"{thief} took #{order_id} from {whose} {bucket}"
+
+
 def event(kind: str, oven: str | None, order_id: int | None, data: dict[str, Any] | None, legacy: str = "") -> str:
     """One event as a sentence."""
     if data is None:
@@ -82,5 +95,10 @@ def event(kind: str, oven: str | None, order_id: int | None, data: dict[str, Any
         return "late completion refused: " + refusal(d.get("code"), int(d.get("fence", 0)), d.get("current_fence"),
                                                       d.get("order_state"))
     if kind == EventKind.RELEASED:
+        if d.get("why") == "lane":
+            return (f"order {order_id} handed back at the upgrade to customer lanes: another order of"
+                    f" {d.get('customer')} was cooking")
         return f"order {order_id} handed back to the queue by {oven}"
+    if kind == EventKind.STOLEN:
+        return stolen(d.get("thief") or oven, order_id, d.get("owner"), d.get("bucket"))
     return legacy or kind

@@ -60,7 +60,7 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     def start(self) -> Oven:
-        self.oven = self.kitchen.join(self.name)
+        self.oven = self.kitchen.join(self.name, self.menu.names())  # claims only what it can cook
         log.info("%s joined (#%d, pid %d, host %s)", self.name, self.oven.id, os.getpid(), self.oven.host)
         return self.oven
 
@@ -142,10 +142,10 @@ class Worker:
             state = self._joined().fail(order, "payload is not JSON: refused without cooking", retry=False)
             log.warning("%s: order %d has a payload that is not JSON -> %s", self.name, order.id, state)
             return "failed", None
-        if fn is None:
-            state = self._joined().fail(order, f"unknown recipe {order.recipe!r}: this oven does not cook it",
-                                   retry=False)
-            log.warning("%s: order %d has unknown recipe %r -> %s", self.name, order.id, order.recipe, state)
+        if fn is None:  # claims are menu-aware, so only a handle joined without this menu gets here: never burn
+            self._joined().release(order)
+            log.error("%s: order %d (%r) is not on this oven's menu; handed back uncooked", self.name, order.id,
+                      order.recipe)
             return "failed", None
         opts = self.menu.options(order.recipe)
         self.cooking = Cooking(order, speed=self.kitchen.settings.speed, stop=self.stop)
@@ -273,8 +273,8 @@ class Worker:
         self.signals += 1
 
     def queue_empty(self) -> bool:
-        orders = self.kitchen.status().orders
-        return orders.queued == 0 and orders.cooking == 0
+        snap = self.kitchen.status()  # orders no live oven can cook wait for one that can: they do not count
+        return snap.orders.queued - sum(snap.no_oven_can_cook.values()) <= 0 and snap.orders.cooking == 0
 
     def run(self, install_signals: bool = True) -> int:
         """Cook until drained, stopped, or (with burst) the queue is empty; returns the exit code."""

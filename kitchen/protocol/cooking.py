@@ -19,30 +19,63 @@ from .rebalance import rebalance_in
 
 @dataclass(frozen=True)
 class Who:
-    """An oven incarnation, as its transactions name it."""
+    """An oven incarnation, as its transactions name it; ``menu`` is the JSON list of the recipes it cooks
+    (None: any recipe)."""
 
     id: int
     name: str
+    menu: str | None = None
 
 
-def join(cur: Any, ctx: Ctx, name: str, host: str, pid: int, now: float) -> int:
+def join(cur: Any, ctx: Ctx, name: str, host: str, pid: int, menu: str | None, now: float) -> int:
     cur.execute(ctx.st.join, {"name": name, "host": host, "pid": pid, "now": now})
     oven_id = int(cur.fetchone()[0])
+    if menu is not None:
+        cur.execute(ctx.st.oven_menu, (menu, oven_id))
     ctx.record(cur, now, EventKind.JOIN, name, None, host=host, pid=pid)
     rebalance_in(cur, ctx, now)
     return oven_id
 
 
 def claim(cur: Any, ctx: Ctx, oven: Who, limit: int, now: float) -> list[Order]:
-    """Up to ``limit`` ready orders of this oven's buckets, priority first, then age."""
+    """Up to ``limit`` ready orders this oven can cook, priority first, then age: from its own buckets first;
+    only when they give nothing, from any bucket (a steal, recorded as an event). Either way only the head of
+    a customer's lane, and only while nothing of that lane cooks."""
     if limit < 1:  # SQLite reads LIMIT -1 as "no limit": never let a bad count take the whole queue
         return []
-    cur.execute(ctx.st.claim, {"oven": oven.id, "lease_until": now + ctx.settings.lease, "now": now,
-                               "limit": limit})
+    st = ctx.st
+    params: dict[str, Any] = {"oven": oven.id, "lease_until": now + ctx.settings.lease, "now": now,
+                              "limit": limit}
+    if oven.menu is not None:
+        params["menu"] = oven.menu
+    cur.execute(st.claim if oven.menu is None else st.claim_menu, params)
     orders = [order_from_row(r) for r in cur.fetchall()]
+    if not orders:
+        cur.execute(st.steal if oven.menu is None else st.steal_menu, params)
+        rows = cur.fetchall()
+        orders = [order_from_row(r[:-1]) for r in rows]
+        _record_steals(cur, ctx, oven, [(o, r[-1]) for o, r in zip(orders, rows)], now)
     if len(orders) > 1:
         orders.sort(key=lambda o: (-o.priority, o.id))
     return orders
+
+
+def _record_steals(cur: Any, ctx: Ctx, thief: Who, taken: list[tuple[Order, Any]], now: float) -> None:
+    """One 'stolen' event per order taken from a bucket this oven does not own (a steal can also return one of
+    its own, freed since its own claim looked)."""
+    names: dict[int, str | None] = {}
+    for order, owner_id in sorted(taken, key=lambda t: t[0].id):
+        if owner_id == thief.id:
+            continue
+        owner = None
+        if owner_id is not None:
+            if int(owner_id) not in names:
+                cur.execute(ctx.st.oven_name, (int(owner_id),))
+                row = cur.fetchone()
+                names[int(owner_id)] = row[0] if row else None
+            owner = names[int(owner_id)]
+        ctx.record(cur, now, EventKind.STOLEN, thief.name, order.id, thief=thief.name, owner=owner,
+                   bucket=order.bucket)
 
 
 def beat(cur: Any, ctx: Ctx, oven: Who, progress: int | None, order: Order | None, now: float) -> None:

@@ -21,7 +21,7 @@ from kitchen.store import RERUN, ChangeWaiter, Store, ensure_schema
 
 from . import cooking, reads, reaper, settle
 from .context import Ctx
-from .oven import Oven
+from .oven import Oven, menu_json
 from .submit import insert_many, prepare_many
 
 
@@ -108,18 +108,25 @@ class Kitchen:
 
     # -- ovens ---------------------------------------------------------------------------------------------
 
-    def join(self, name: str, *, host: str | None = None, pid: int | None = None) -> Oven:
-        """Register a new oven incarnation and give it its share of buckets."""
+    def join(self, name: str, menu: Iterable[str] | None = None, *, host: str | None = None,
+             pid: int | None = None) -> Oven:
+        """Register a new oven incarnation and give it its share of buckets.
+
+        ``menu``: the recipe names this oven cooks; it then claims only those, and an order no live oven can
+        cook waits (``status().no_oven_can_cook``) instead of being claimed and burnt. None: it cooks anything.
+        """
         check_oven_name(name)
+        recipes = menu_json(menu)
         host = host or os.environ.get("KITCHEN_HOST") or socket.gethostname()
         pid = os.getpid() if pid is None else pid
-        oven_id = self.store.write(lambda cur: cooking.join(cur, self._ctx, name, host, pid, self.clock()),
+        oven_id = self.store.write(lambda cur: cooking.join(cur, self._ctx, name, host, pid, recipes, self.clock()),
                                    settle=settle.joined(self._ctx))
-        return Oven(self._ctx, self.clock, oven_id, name, host, pid)
+        return Oven(self._ctx, self.clock, oven_id, name, host, pid, recipes)
 
-    def attach(self, oven_id: int, name: str, *, host: str = "", pid: int = 0) -> Oven:
+    def attach(self, oven_id: int, name: str, *, host: str = "", pid: int = 0,
+               menu: Iterable[str] | None = None) -> Oven:
         """A handle on an incarnation that already joined (another process's, in tests and tools)."""
-        return Oven(self._ctx, self.clock, oven_id, name, host, pid)
+        return Oven(self._ctx, self.clock, oven_id, name, host, pid, menu_json(menu))
 
     # -- the reaper --------------------------------------------------------------------------------------------
 

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterable
 from typing import Any
 
 from kitchen.core.clock import Clock
-from kitchen.core.errors import BadOrder
-from kitchen.core.orders import Order, dumps_json
+from kitchen.core.errors import BadOrder, ConfigError
+from kitchen.core.orders import Order, check_recipe_name, dumps_json
 from kitchen.store import RERUN
 
 from . import cooking, settle
 from .context import Ctx
 from .cooking import Who
+
+
+def menu_json(menu: Iterable[str] | None) -> str | None:
+    """An oven's menu as stored and matched by claims: a sorted JSON list of recipe names (None: anything)."""
+    if menu is None:
+        return None
+    if isinstance(menu, str):
+        raise ConfigError("menu must be a list of recipe names, not one string")
+    names = sorted({check_recipe_name(name, "menu recipe") for name in menu})
+    return json.dumps(names, separators=(",", ":"))
 
 
 def result_json(result: Any) -> str | None:
@@ -24,22 +35,25 @@ def result_json(result: Any) -> str | None:
 class Oven:
     """Handle returned by ``Kitchen.join``."""
 
-    def __init__(self, ctx: Ctx, clock: Clock, oven_id: int, name: str, host: str, pid: int) -> None:
+    def __init__(self, ctx: Ctx, clock: Clock, oven_id: int, name: str, host: str, pid: int,
+                 menu: str | None = None) -> None:
         self._ctx = ctx
         self._store = ctx.store
         self._clock = clock
-        self._who = Who(oven_id, name)
+        self._who = Who(oven_id, name, menu)
         self.id = oven_id
         self.name = name
         self.host = host
         self.pid = pid
+        self.menu: list[str] | None = None if menu is None else json.loads(menu)
         self._rng = random.Random()
 
     def __repr__(self) -> str:
         return f"<Oven {self.name} #{self.id}>"
 
     def claim(self) -> Order | None:
-        """Take the next ready order of this oven's buckets (priority, then age), or None."""
+        """Take the next ready order this oven can cook (priority, then age): from its own buckets first, else
+        from any bucket (a steal); a customer's orders one at a time, in ticket order. None if there is none."""
         orders = self.claim_many(1)
         return orders[0] if orders else None
 

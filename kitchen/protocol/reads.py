@@ -13,13 +13,25 @@ from typing import Any
 from kitchen.core.errors import UnknownTicket
 from kitchen.core.events import EventKind, RefusalCode
 from kitchen.core.orders import loads_payload
-from kitchen.core.views import (BucketView, BurntOrder, EventRow, LedgerRow, LedgerTotals, OrderCounts, OvenView,
-                                RecentOrder, RefusalRow, Snapshot, TicketView)
+from kitchen.core.views import (
+    WAITING_COUNT_CAP,
+    BucketView,
+    BurntOrder,
+    EventRow,
+    LedgerRow,
+    LedgerTotals,
+    OrderCounts,
+    OvenView,
+    RecentOrder,
+    RefusalRow,
+    Snapshot,
+    TicketView,
+)
 
 from .context import Ctx
 
 RECENT_GONE_OVENS = 12
-_OVEN_KEYS = ("id", "name", "host", "pid", "state", "joined_at", "heartbeat_at", "died_at", "cooked")
+_OVEN_KEYS = ("id", "name", "host", "pid", "state", "joined_at", "heartbeat_at", "died_at", "cooked", "menu")
 
 
 def _json(text: Any) -> Any:
@@ -73,9 +85,11 @@ def snapshot(cur: Any, ctx: Ctx, now: float) -> Snapshot:
     for c in cooking:
         current.setdefault(c["oven_id"], []).append(c)
     oven_rows = []
+    owner_of = {b["bucket"]: b["oven_id"] for b in buckets}
     for o in ovens:
         mine = current.get(o["id"], [])
         first = mine[0] if mine else None
+        owner = owner_of.get(first["bucket"]) if first else None
         oven_rows.append(OvenView(
             id=o["id"], name=o["name"], host=o["host"], pid=o["pid"], state=o["state"],
             heartbeat_age=round(max(0.0, now - o["heartbeat_at"]), 3),
@@ -84,7 +98,8 @@ def snapshot(cur: Any, ctx: Ctx, now: float) -> Snapshot:
             current_recipe=first["recipe"] if first else None,
             progress=first["progress"] if first else None,
             cooking=[c["id"] for c in mine],
-            cooked=o["cooked"], joined_at=o["joined_at"], died_at=o["died_at"],
+            cooked=o["cooked"], joined_at=o["joined_at"], died_at=o["died_at"], menu=_menu(o["menu"]),
+            current_from=names.get(owner) if owner is not None and owner != o["id"] else None,
         ))
     return Snapshot(
         database=ctx.store.label,
@@ -101,7 +116,29 @@ def snapshot(cur: Any, ctx: Ctx, now: float) -> Snapshot:
         requeued=requeued,
         retried=retried,
         heartbeat_timeout=ctx.settings.heartbeat_timeout,
+        no_oven_can_cook=_no_oven_can_cook(cur, ctx, [_menu(o["menu"]) for o in alive]),
     )
+
+
+def _menu(text: Any) -> list[str] | None:
+    names = _json(text)
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
+def _no_oven_can_cook(cur: Any, ctx: Ctx, menus: list[list[str] | None]) -> dict[str, int]:
+    """Queued orders per recipe that no live oven's menu has. Nothing to say while no oven is alive (nothing
+    cooks) or one cooks anything. One index probe per distinct waiting recipe, and a count capped at
+    WAITING_COUNT_CAP for each stuck one: a refresh never reads the whole queue."""
+    if not menus or any(m is None for m in menus):
+        return {}
+    known = {name for m in menus for name in m or ()}
+    cur.execute(ctx.st.waiting_recipes)
+    stuck = [str(r[0]) for r in cur.fetchall() if r[0] not in known]
+    out = {}
+    for recipe in stuck:
+        cur.execute(ctx.st.waiting_of_recipe, (recipe, WAITING_COUNT_CAP))
+        out[recipe] = int(cur.fetchone()[0])
+    return out
 
 
 def ticket(cur: Any, ctx: Ctx, number: int) -> TicketView:
@@ -110,7 +147,7 @@ def ticket(cur: Any, ctx: Ctx, number: int) -> TicketView:
     if row is None:
         raise UnknownTicket(f"no order with ticket {number}")
     (order_id, state, recipe, customer, key, priority, bucket, attempt, fence, oven_id, progress, payload, result,
-     error, created_at, run_at, finished_at) = row
+     error, created_at, run_at, started_at, finished_at) = row
     oven = None
     if oven_id is not None:
         cur.execute(ctx.st.oven_name, (oven_id,))
@@ -120,7 +157,7 @@ def ticket(cur: Any, ctx: Ctx, number: int) -> TicketView:
         ticket=order_id, state=state, recipe=recipe, customer=customer, key=key, priority=priority,
         bucket=bucket, attempts=attempt, fence=fence, oven=oven, progress=progress,
         payload=loads_payload(payload), result=_json(result), error=error, created_at=created_at, run_at=run_at,
-        finished_at=finished_at,
+        finished_at=finished_at, started_at=started_at,
     )
 
 

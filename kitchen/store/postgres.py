@@ -19,7 +19,7 @@ from kitchen.core.errors import DatabaseError, SchemaError
 
 from .ddl_v1 import POSTGRES_TABLES
 from .dialect import ChangeWaiter, Dialect, ErrorKind, driver_error, first_line, named_to_pyformat
-from .sql import ORDER_COLUMNS, Statements
+from .sql import Statements, claim_text
 
 if TYPE_CHECKING:
     from .store import Store
@@ -28,16 +28,17 @@ CHANNEL = "kitchen_orders"
 SCHEMA_LOCK = 7355608  # pg_advisory_xact_lock key: one process creates or upgrades the schema at a time
 log = logging.getLogger("kitchen.store")
 
+_SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+_ON_MENU = " AND (o.recipe || '') = ANY(ARRAY(SELECT json_array_elements_text(CAST(:menu AS json))))"
+
 # Where PostgreSQL's SQL differs from the shared text in sql.py, the whole statement is written here.
 POSTGRES_TEXT = {
-    "claim": (
-        "UPDATE orders SET state = 'cooking', oven_id = :oven, lease_until = :lease_until, started_at = :now,"
-        " attempt = attempt + 1, fence = fence + 1, progress = 0, finished_at = NULL"
-        " WHERE id IN (SELECT id FROM orders WHERE state = 'queued' AND run_at <= :now"
-        " AND (SELECT b.oven_id FROM buckets b WHERE b.bucket = orders.bucket) = :oven"
-        " AND EXISTS (SELECT 1 FROM ovens WHERE id = :oven AND state = 'alive')"
-        " ORDER BY priority DESC, id LIMIT :limit FOR UPDATE SKIP LOCKED)"
-        f" RETURNING {ORDER_COLUMNS}"),
+    # Claims skip rows another claim holds (SKIP LOCKED) instead of waiting. The menu is a scalar test on an
+    # expression (``|| ''``), never an index condition, so the planner keeps walking orders_ready in order.
+    "claim": claim_text(own=True, on_menu=None, lock=_SKIP_LOCKED),
+    "claim_menu": claim_text(own=True, on_menu=_ON_MENU, lock=_SKIP_LOCKED),
+    "steal": claim_text(own=False, on_menu=None, lock=_SKIP_LOCKED),
+    "steal_menu": claim_text(own=False, on_menu=_ON_MENU, lock=_SKIP_LOCKED),
     "ring_generation": "SELECT value FROM kitchen_meta WHERE key = 'ring_generation' FOR UPDATE",
     "move_bucket": (
         "UPDATE buckets SET oven_id = :after, prev_oven_id = :before, generation = :generation, moved_at = :now"

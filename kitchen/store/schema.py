@@ -11,12 +11,15 @@ bump nothing else — ``SCHEMA_VERSION`` is the last migration's number — and 
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kitchen.core.errors import SchemaError
+from kitchen.core.events import EventKind
 
 from .ddl_v1 import INDEXES, create_v1
 from .dialect import Dialect
@@ -77,8 +80,43 @@ def _v2_typed_events(cur: Any, dialect: Dialect) -> None:
                                         " WHERE reason = ?"), updates)
 
 
+# Before v3 two orders of one customer could cook at once; the lane backstop (a unique index) cannot be built
+# over such a lane, so all but its oldest cooking order are handed back (no attempt counted, as a graceful
+# release does). Their ovens' completions are then refused by the fence: cooked again, completed once.
+_V3_HAND_BACK = (
+    "UPDATE orders SET state = 'queued', lease_until = NULL, progress = 0, attempt = attempt - 1"
+    " WHERE state = 'cooking' AND customer IS NOT NULL AND id > (SELECT min(c.id) FROM orders c"
+    " WHERE c.state = 'cooking' AND c.customer = orders.customer) RETURNING id, customer")
+V3_INDEXES = (
+    # Lanes: a customer's queued orders by age (is an older one waiting?), and at most one cooking per customer.
+    "CREATE INDEX IF NOT EXISTS orders_lane ON orders (customer, id) WHERE state = 'queued' AND customer IS NOT NULL",
+    "CREATE UNIQUE INDEX IF NOT EXISTS orders_lane_cooking ON orders (customer)"
+    " WHERE state = 'cooking' AND customer IS NOT NULL",
+    # Status's "no oven can cook 'soup'": the distinct recipes waiting, without reading the queue.
+    "CREATE INDEX IF NOT EXISTS orders_waiting_recipe ON orders (recipe) WHERE state = 'queued'",
+)
+
+
+def _v3_lanes_and_menus(cur: Any, dialect: Dialect) -> None:
+    """Ovens record their menu (``ovens.menu``, a JSON list; NULL: cooks anything); indexes for customer lanes
+    and for the recipes waiting. A lane with several orders cooking keeps its oldest (see ``_V3_HAND_BACK``);
+    each order handed back is a 'released' event."""
+    cur.execute("ALTER TABLE ovens ADD COLUMN menu TEXT")
+    cur.execute(_V3_HAND_BACK)
+    handed_back = sorted((int(order_id), str(customer)) for order_id, customer in cur.fetchall())
+    if handed_back:
+        now = time.time()
+        events = [(now, EventKind.RELEASED.value, order_id, json.dumps({"why": "lane", "customer": customer}))
+                  for order_id, customer in handed_back]
+        cur.executemany(dialect.compile("INSERT INTO events (at, kind, oven_name, order_id, detail, data)"
+                                        " VALUES (?, ?, NULL, ?, '', ?)"), events)
+    for statement in V3_INDEXES:
+        cur.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "typed events and refusal codes", _v2_typed_events),
+    Migration(3, "customer lanes, oven menus, waiting recipes", _v3_lanes_and_menus),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
 

@@ -11,7 +11,9 @@ its column list):
   the query's WHERE visibly implies the index's WHERE.
 - Parameters are ``?`` for statements of one to three values and ``:name`` beyond that; a dialect turns
   both into its driver's paramstyle. A dialect replaces a whole statement where its SQL differs (see
-  ``POSTGRES_TEXT`` in postgres.py); there is no templating inside statements.
+  ``POSTGRES_TEXT`` in postgres.py); there is no templating inside statements. The one exception is the
+  claim's four variants (own buckets or steal, with or without a menu), composed once at import by
+  ``claim_text`` from named fragments, so the variants cannot drift apart; a dialect composes its own with it.
 """
 
 from __future__ import annotations
@@ -65,16 +67,42 @@ TALLY_RETRIED = "UPDATE tally SET retried = retried + 1 WHERE bucket = ?"
 
 # -- an oven's side --------------------------------------------------------------------------------------------------
 
-# The claim checks bucket ownership per candidate with a primary-key lookup (the ready index is walked in
-# priority order, so the first candidates usually match): ~35% cheaper than materialising the bucket set.
-CLAIM = (
+# Claims. Every variant is the same conditional UPDATE (WHERE: still queued, ready, its oven alive; SET: a new
+# fence) over a different walk of the ready index, priority then age:
+# - CLAIM walks this oven's own buckets: ownership is checked per candidate with a primary-key lookup (the first
+#   candidates usually match): ~35% cheaper than materialising the bucket set. STEAL walks every bucket; an oven
+#   runs it only when its own buckets gave nothing, so owner-first costs no extra statement when they have work.
+# - ``_MENU`` variants take only recipes in ``:menu`` (a JSON list). The ``+`` keeps SQLite from walking the
+#   waiting-recipe index instead of orders_ready (a sort of every queued order of those recipes).
+# - Customer lanes: a candidate with a customer is taken only if no older order of its customer is queued and
+#   none is cooking (orders_lane, orders_lane_cooking); ``customer IS NULL OR`` skips both lookups otherwise.
+#   The unique index orders_lane_cooking is the backstop: two orders of one lane can never be cooking.
+_CLAIM_SET = (
     "UPDATE orders SET state = 'cooking', oven_id = :oven, lease_until = :lease_until, started_at = :now,"
-    " attempt = attempt + 1, fence = fence + 1, progress = 0, finished_at = NULL"
-    " WHERE id IN (SELECT id FROM orders WHERE state = 'queued' AND run_at <= :now"
-    " AND (SELECT b.oven_id FROM buckets b WHERE b.bucket = orders.bucket) = :oven"
-    " AND EXISTS (SELECT 1 FROM ovens WHERE id = :oven AND state = 'alive')"
-    " ORDER BY priority DESC, id LIMIT :limit)"
-    f" RETURNING {ORDER_COLUMNS}")
+    " attempt = attempt + 1, fence = fence + 1, progress = 0, finished_at = NULL")
+_OWN = " AND (SELECT b.oven_id FROM buckets b WHERE b.bucket = o.bucket) = :oven"
+_ALIVE = " AND EXISTS (SELECT 1 FROM ovens WHERE id = :oven AND state = 'alive')"
+_ON_MENU = " AND +o.recipe IN (SELECT value FROM json_each(:menu))"
+_LANE_FREE = (
+    " AND (o.customer IS NULL OR (NOT EXISTS (SELECT 1 FROM orders l WHERE l.customer = o.customer"
+    " AND l.state = 'queued' AND l.id < o.id) AND NOT EXISTS (SELECT 1 FROM orders l WHERE l.customer = o.customer"
+    " AND l.state = 'cooking')))")
+# A steal also returns the bucket's owner at the claim (for the 'stolen' event); None: the bucket has no owner.
+STEAL_RETURNING = f" RETURNING {ORDER_COLUMNS}, (SELECT b.oven_id FROM buckets b WHERE b.bucket = orders.bucket)"
+
+
+def claim_text(*, own: bool, on_menu: str | None, lock: str = "") -> str:
+    """One claim variant: own buckets or any; with a menu check (its SQL) or none; ``lock`` after the LIMIT."""
+    where = "o.state = 'queued' AND o.run_at <= :now" + (_OWN if own else "") + _ALIVE + (on_menu or "")
+    returning = f" RETURNING {ORDER_COLUMNS}" if own else STEAL_RETURNING
+    return (f"{_CLAIM_SET} WHERE id IN (SELECT o.id FROM orders o WHERE {where}{_LANE_FREE}"
+            f" ORDER BY o.priority DESC, o.id LIMIT :limit{lock}){returning}")
+
+
+CLAIM = claim_text(own=True, on_menu=None)
+CLAIM_MENU = claim_text(own=True, on_menu=_ON_MENU)
+STEAL = claim_text(own=False, on_menu=None)
+STEAL_MENU = claim_text(own=False, on_menu=_ON_MENU)
 OVEN_BEAT = "UPDATE ovens SET heartbeat_at = ? WHERE id = ? AND state = 'alive'"
 PROGRESS = (
     "UPDATE orders SET progress = :progress"
@@ -104,6 +132,7 @@ RELEASE_OVEN = (
 JOIN = (
     "INSERT INTO ovens (name, host, pid, state, joined_at, heartbeat_at, cooked)"
     " VALUES (:name, :host, :pid, 'alive', :now, :now, 0) RETURNING id")
+OVEN_MENU = "UPDATE ovens SET menu = ? WHERE id = ?"  # in the join's transaction, only for an oven with a menu
 OVEN_LEAVE = "UPDATE ovens SET state = 'left', died_at = ? WHERE id = ? AND state = 'alive'"
 OVEN_STATE = "SELECT state FROM ovens WHERE id = ?"
 EVENT = (
@@ -162,14 +191,14 @@ TALLY_TOTALS = (
 COOKING_ORDERS = (
     "SELECT id, oven_id, recipe, customer, progress, attempt, fence, bucket, started_at FROM orders"
     " WHERE state = 'cooking' ORDER BY id")
-OVEN_COLUMNS = "id, name, host, pid, state, joined_at, heartbeat_at, died_at, cooked"
+OVEN_COLUMNS = "id, name, host, pid, state, joined_at, heartbeat_at, died_at, cooked, menu"
 ALIVE_OVEN_ROWS = f"SELECT {OVEN_COLUMNS} FROM ovens WHERE state = 'alive' ORDER BY id"
 GONE_OVEN_ROWS = f"SELECT {OVEN_COLUMNS} FROM ovens WHERE state <> 'alive' ORDER BY id DESC LIMIT ?"
 BUCKET_ROWS = "SELECT bucket, oven_id, prev_oven_id, generation, moved_at FROM buckets ORDER BY bucket"
 OVEN_NAME = "SELECT name FROM ovens WHERE id = ?"
 TICKET_COLUMNS = (
     "id, state, recipe, customer, dedup_key, priority, bucket, attempt, fence, oven_id, progress, payload,"
-    " result, error, created_at, run_at, finished_at")
+    " result, error, created_at, run_at, started_at, finished_at")
 TICKET = f"SELECT {TICKET_COLUMNS} FROM orders WHERE id = ?"
 LEDGER_ROWS = "SELECT id, order_id, oven_id, oven_name, fence, at FROM ledger ORDER BY id DESC LIMIT ?"
 REFUSAL_ROWS = (
@@ -186,6 +215,14 @@ BURNT_ORDERS = (
     " ORDER BY id LIMIT ?")
 LEDGER_TIMES = "SELECT at FROM ledger ORDER BY id DESC LIMIT ?"
 META = "SELECT key, value FROM kitchen_meta"
+# Status's "no oven can cook": the distinct recipes of queued orders, one index probe each (a loose index scan
+# of orders_waiting_recipe, never the whole queue), then a capped count for each recipe no live oven knows.
+WAITING_RECIPES = (
+    "WITH RECURSIVE r(recipe) AS (SELECT (SELECT recipe FROM orders WHERE state = 'queued' ORDER BY recipe LIMIT 1)"
+    " UNION ALL SELECT (SELECT recipe FROM orders WHERE state = 'queued' AND recipe > r.recipe ORDER BY recipe"
+    " LIMIT 1) FROM r WHERE r.recipe IS NOT NULL) SELECT recipe FROM r WHERE recipe IS NOT NULL")
+WAITING_OF_RECIPE = (
+    "SELECT count(*) FROM (SELECT 1 FROM orders WHERE state = 'queued' AND recipe = ? LIMIT ?) AS waiting")
 CURRENT_GENERATION = RING_GENERATION  # for reads: never overridden with a row lock
 
 
@@ -205,6 +242,9 @@ class Statements:
     tally_requeued: str
     tally_retried: str
     claim: str
+    claim_menu: str
+    steal: str
+    steal_menu: str
     oven_beat: str
     progress: str
     complete: str
@@ -216,6 +256,7 @@ class Statements:
     release_one: str
     release_oven: str
     join: str
+    oven_menu: str
     oven_leave: str
     oven_state: str
     event: str
@@ -250,6 +291,8 @@ class Statements:
     burnt_orders: str
     ledger_times: str
     meta: str
+    waiting_recipes: str
+    waiting_of_recipe: str
     current_generation: str
 
     @classmethod

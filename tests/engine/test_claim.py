@@ -1,4 +1,4 @@
-"""Claiming: priority then age, own buckets only, run_at respected, and never the same order twice."""
+"""Claiming: priority then age, own buckets first then a steal, run_at respected, never the same order twice."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from kitchen import FrozenClock, Kitchen, Oven
 from kitchen.core.hashing import bucket_for
-from tests.engine.helpers import in_children, in_threads, owners
+from tests.engine.helpers import events, in_children, in_threads, owners
 
 
 def test_claim_takes_priority_then_age(kitchen: Kitchen, clock: FrozenClock) -> None:
@@ -38,19 +38,26 @@ def test_claim_respects_delay_and_run_at(kitchen: Kitchen, clock: FrozenClock) -
     assert oven.claim().id == later.number
 
 
-def test_claim_only_from_own_buckets(open_kitchen, clock: FrozenClock) -> None:
+def test_claim_takes_own_buckets_first_then_steals(open_kitchen, clock: FrozenClock) -> None:
     k = open_kitchen(buckets=8)
     a, b = k.join("oven-a"), k.join("oven-b")
     own = owners(k)
     assert set(own.values()) == {a.id, b.id}
     tickets = [k.submit("margherita", customer=f"c{i}") for i in range(40)]
-    for oven in (a, b):
-        mine = {t.number for t in tickets if own[t.bucket] == oven.id}
-        got = []
-        while (order := oven.claim()) is not None:
-            assert own[order.bucket] == oven.id
-            got.append(order.id)
-        assert set(got) == mine and len(got) == len(mine)
+    mine = {t.number for t in tickets if own[t.bucket] == a.id}
+    theirs = {t.number for t in tickets if own[t.bucket] == b.id}
+    assert mine and theirs
+    got = []
+    while (order := a.claim()) is not None:
+        got.append(order)
+    first = [o.id for o in got[:len(mine)]]
+    assert set(first) == mine, "every order of its own buckets before any other"
+    assert [o.id for o in got[len(mine):]] == sorted(theirs), "then the rest, oldest first (a steal)"
+    stolen = events(k, "stolen")
+    assert [order for _, order, _ in stolen] == sorted(theirs)
+    assert all(oven == "oven-a" and text.endswith(f"from oven-b's bucket {own_bucket}")
+               for (oven, _, text), own_bucket in zip(stolen, [t.bucket for t in tickets if t.number in theirs]))
+    assert b.claim() is None
 
 
 def test_claim_many_is_bounded_and_ordered(kitchen: Kitchen) -> None:
@@ -127,9 +134,13 @@ def test_processes_with_their_own_ovens_drain_everything_once(open_kitchen, back
             for o in ovens]
     results = in_children("drain", jobs)
     own = owners(k)
+    stolen = {(oven, order) for oven, order, _ in events(k, "stolen")}
     for oven, result in zip(ovens, results, strict=True):
         claimed = set(result["claimed"])
-        assert claimed and all(own[t.bucket] == oven.id for t in tickets if t.number in claimed)
+        assert claimed, f"{oven.name} cooked nothing"
+        # each order came from its bucket's owner, or was taken by an oven whose own buckets were empty: a steal,
+        # recorded as one
+        assert all(own[t.bucket] == oven.id or (oven.name, t.number) in stolen for t in tickets if t.number in claimed)
         assert all(t.bucket == bucket_for(f"c{i % 37}", 16) for i, t in enumerate(tickets))
     union = results[0]["claimed"] + results[1]["claimed"]
     assert sorted(union) == sorted(t.number for t in tickets)

@@ -66,12 +66,27 @@ def test_failure_retries_with_backoff_then_burns(kitchen):
     assert kitchen.status().orders.burnt == 1
 
 
-def test_unknown_recipe_burns_visibly_without_running_anything(kitchen):
+def test_unknown_recipe_waits_unclaimed_and_is_reported(kitchen):
     t = kitchen.submit("os_system")
     w = Worker(kitchen, "oven-1", menu_with())
-    assert w.tick() == "cooked"
+    assert w.tick() == "idle", "an oven claims only what is on its menu"
     info = kitchen.ticket(t.number)
-    assert info.state == "burnt" and "unknown recipe 'os_system'" in info.error
+    assert (info.state, info.attempts, info.error) == ("queued", 0, None)
+    assert kitchen.status().no_oven_can_cook == {"os_system": 1}
+    assert w.queue_empty(), "a burst oven does not wait for an order no oven can cook"
+
+
+def test_an_order_off_the_menu_is_handed_back_never_burnt(kitchen):
+    """Defensive: a handle joined without the worker's menu claims anything; the worker hands it back uncooked."""
+    t = kitchen.submit("os_system")
+    w = Worker(kitchen, "oven-1", menu_with())
+    w.oven = kitchen.join("oven-1")  # menu None: claims any recipe (and claims it again after each hand-back)
+    for _ in range(3):
+        assert w.tick() == "cooked"
+    info = kitchen.ticket(t.number)
+    assert info.state != "burnt" and info.error is None
+    assert info.attempts <= 1, "a hand-back counts no attempt"
+    assert kitchen.status().orders.burnt == 0
 
 
 def test_zombie_completion_is_refused_and_oven_rejoins(kitchen):
