@@ -41,6 +41,7 @@ class OvenCard:
     cooked: int
     frozen: bool = False
     ours: bool = False
+    current_from: str | None = None  # the current order was taken from this oven's bucket (a steal)
 
     @property
     def colour(self) -> int:
@@ -94,7 +95,7 @@ def cards(ovens: Iterable[OvenView], *, timeout: float, interval: float, frozen:
             db_state=o.state, heartbeat_age=o.heartbeat_age, timeout=timeout, suspect_after=limit,
             buckets=len(o.buckets), current_order=o.current_order, current_recipe=o.current_recipe,
             progress=o.progress, cooking=len(o.cooking), cooked=o.cooked,
-            frozen=is_frozen, ours=o.pid in ours,
+            frozen=is_frozen, ours=o.pid in ours, current_from=o.current_from,
         ))
     return out, max(0, len(rows) - MAX_PANES)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from kitchen.core.clock import FrozenClock
+from kitchen.core.hashing import bucket_for
 from kitchen.protocol import Kitchen
 from kitchen.core.orders import Order
 from kitchen.protocol import Oven
@@ -129,6 +130,24 @@ def refused(directory: str | Path, zombie: str = "oven-2") -> Scene:
     return s
 
 
+def stolen(directory: str | Path) -> Scene:
+    """Owner first, then steal: a long calzone and four quick pizzas, all in oven-1's buckets. oven-1 bakes
+    the calzone; oven-2, whose own buckets are empty, takes the pizzas waiting behind it one by one."""
+    s = open_scene(directory)
+    for i in (1, 2):
+        s.join(f"oven-{i}", 4100 + i)
+        s.clock.advance(0.5)
+    s.cook(1)
+    owner = s.ovens["oven-1"].id
+    owned = {b.bucket for b in s.kitchen.status().buckets if b.oven_id == owner}
+    names = [c for c in counter.CUSTOMERS if bucket_for(c, s.kitchen.buckets) in owned][:5]
+    counter.take_order(s.kitchen, "calzone", names[0], None, 0)
+    for name in names[1:]:
+        counter.take_order(s.kitchen, "margherita", name, None, 0)
+    s.cook(3)
+    return s
+
+
 def _until_cooking(s: Scene, name: str) -> None:
     for _ in range(20):
         if name in s.cooking:
@@ -138,4 +157,4 @@ def _until_cooking(s: Scene, name: str) -> None:
 
 
 SCENES: dict[str, Callable[[str | Path], Scene]] = {
-    "empty": empty, "rush": rush, "killed": killed, "refused": refused}
+    "empty": empty, "rush": rush, "killed": killed, "refused": refused, "stolen": stolen}

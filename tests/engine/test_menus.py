@@ -12,6 +12,7 @@ from kitchen.cli import main
 from kitchen.core import words
 from kitchen.protocol import reads
 from kitchen.store import sql
+from kitchen.tui.panes.queue import queue_view
 
 
 def test_an_oven_claims_only_what_is_on_its_menu(kitchen: Kitchen) -> None:
@@ -77,7 +78,7 @@ def test_status_finds_waiting_recipes_through_the_index(tmp_path) -> None:
     assert touching and all("orders_waiting_recipe" in p for p in touching), plans
 
 
-def test_kitchen_status_says_it_in_text_and_json(tmp_path, capsys: pytest.CaptureFixture[str],
+def test_kitchen_status_says_it_in_text_json_and_on_screen(tmp_path, capsys: pytest.CaptureFixture[str],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KITCHEN_CONFIG", raising=False)
@@ -86,9 +87,11 @@ def test_kitchen_status_says_it_in_text_and_json(tmp_path, capsys: pytest.Captur
     with Kitchen.open(db) as k:
         k.submit_many([{"recipe": "soup"}] * 3)
         k.join("pizza-only", ["margherita"])
+        snap = k.status()
     assert main(["--db", db, "status"]) == 0
     assert "  no oven can cook 'soup' (3 waiting)" in capsys.readouterr().out.splitlines()
     assert main(["--db", db, "status", "--json"]) == 0
     import json
 
     assert json.loads(capsys.readouterr().out)["no_oven_can_cook"] == {"soup": 3}
+    assert queue_view(snap, [], []).stuck == ("no oven can cook 'soup' (3 waiting)",)

@@ -11,8 +11,8 @@ from textual.widget import Widget
 
 from ..present import clock_time
 
-KINDS = ("join", "leave", "dead", "requeue", "released", "moved", "refused", "retry", "burnt", "late", "you",
-         "exit", "info")
+KINDS = ("join", "leave", "dead", "requeue", "released", "moved", "stolen", "refused", "retry", "burnt", "late",
+         "you", "exit", "info")
 KEEP = 300
 
 

@@ -81,7 +81,8 @@ class OvenPane(Widget):
         t.append(f"{c.cooked}", self._style("oven--state"))
         t.append(" done" + (f" · {c.cooking} cooking" if c.cooking > 1 else "") + "\n", dim)
         if c.current_order is not None and c.state not in ("dead", "stopped"):
-            t.append(f"#{c.current_order} {c.current_recipe}\n", self._style("oven--state"))
+            t.append(f"#{c.current_order} {c.current_recipe}", self._style("oven--state"))
+            t.append(f" · from {c.current_from}\n" if c.current_from else "\n", dim)
             pct = c.progress or 0
             t.append(bar(pct / 100, max(4, width - 5), " "), self._style("oven--bar"))
             t.append(f"{pct:>4}%", dim)

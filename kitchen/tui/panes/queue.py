@@ -10,6 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Sparkline
 
+from kitchen.core import words
 from kitchen.core.views import RecentOrder, Snapshot
 
 STATE_MARK = {"queued": "…", "cooking": "♨", "done": "✓", "burnt": "✗"}
@@ -18,12 +19,13 @@ STYLES = {"queue--queued", "queue--cooking", "queue--done", "queue--burnt", "que
 
 @dataclass(frozen=True)
 class QueueView:
-    """Counts, completions per second (oldest first) and the newest orders."""
+    """Counts, completions per second (oldest first), the newest orders, and what no live oven can cook."""
 
     counts: tuple[tuple[str, int], ...] = ()
     extra: tuple[tuple[str, int], ...] = ()
     throughput: tuple[float, ...] = ()
     recent: tuple[tuple[int, str, str | None, str, int, int], ...] = ()
+    stuck: tuple[str, ...] = ()
 
 
 def queue_view(status: Snapshot, throughput: list[float], recent: list[RecentOrder]) -> QueueView:
@@ -32,7 +34,8 @@ def queue_view(status: Snapshot, throughput: list[float], recent: list[RecentOrd
               ("burnt", int(o.burnt)))
     extra = (("submitted", int(o.submitted)), ("requeued", int(status.requeued)), ("retried", int(status.retried)))
     rows = tuple((r.id, r.recipe, r.customer, r.state, r.progress or 0, r.attempt) for r in recent)
-    return QueueView(counts, extra, tuple(throughput), rows)
+    stuck = tuple(words.no_oven_can_cook(recipe, n) for recipe, n in sorted(status.no_oven_can_cook.items()))
+    return QueueView(counts, extra, tuple(throughput), rows, stuck)
 
 
 class QueueCounts(Widget):
@@ -59,6 +62,9 @@ class QueueCounts(Widget):
         t.append("\n")
         t.append(f"{last10:.1f}", num)
         t.append(f" done/s now · peak {peak:g}/s · last {len(v.throughput)}s", dim)
+        for line in v.stuck:
+            t.append("\n")
+            t.append(line, st("queue--burnt"))
         return t
 
 
