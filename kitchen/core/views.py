@@ -17,20 +17,8 @@ from .events import EventKind, RefusalCode
 WAITING_COUNT_CAP = 10_000  # status counts a stuck recipe's orders up to here: a refresh never reads the queue
 
 
-class _View:
-    """Read access by key (``view["orders"]["queued"]``) for callers not yet moved to attributes.
-
-    Transitional: only field names are keys. New code uses attributes.
-    """
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in getattr(type(self), "__dataclass_fields__", {}):
-            raise KeyError(key)
-        return getattr(self, key)
-
-
 @dataclass(frozen=True)
-class OrderCounts(_View):
+class OrderCounts:
     """Orders per state, and every order ever created (duplicates not counted)."""
 
     queued: int
@@ -41,7 +29,7 @@ class OrderCounts(_View):
 
 
 @dataclass(frozen=True)
-class LedgerTotals(_View):
+class LedgerTotals:
     """Accepted completions, submits absorbed by an existing key, completions refused by the fence."""
 
     completions: int
@@ -50,7 +38,7 @@ class LedgerTotals(_View):
 
 
 @dataclass(frozen=True)
-class OvenView(_View):
+class OvenView:
     """One oven incarnation as the snapshot saw it. ``state`` is 'alive', 'dead' or 'left'; ``buckets``
     are the buckets it owns (none unless alive); ``cooking`` every order it holds, ``current_order`` the first;
     ``menu`` the recipe names it cooks (None: any recipe); ``current_from`` the oven whose bucket the current
@@ -75,7 +63,7 @@ class OvenView(_View):
 
 
 @dataclass(frozen=True)
-class BucketView(_View):
+class BucketView:
     """One bucket of the ring: its owner (id and name), the previous owner's name, when it last moved."""
 
     bucket: int
@@ -87,7 +75,7 @@ class BucketView(_View):
 
 
 @dataclass(frozen=True)
-class Snapshot(_View):
+class Snapshot:
     """The whole shop from one consistent read (``Kitchen.status()``). ``no_oven_can_cook``: recipe -> queued
     orders of it, for each recipe on no live oven's menu (counted up to ``WAITING_COUNT_CAP``); empty while
     no oven is alive or one cooks anything."""
@@ -107,7 +95,7 @@ class Snapshot(_View):
 
 
 @dataclass(frozen=True)
-class TicketView(_View):
+class TicketView:
     """Where one order is (``Kitchen.ticket()``); ``payload`` is None when the stored one is not JSON;
     ``started_at`` is when its latest claim began (None if never claimed), so lane order can be checked."""
 
@@ -132,7 +120,7 @@ class TicketView(_View):
 
 
 @dataclass(frozen=True)
-class LedgerRow(_View):
+class LedgerRow:
     """One accepted completion."""
 
     id: int
@@ -144,7 +132,7 @@ class LedgerRow(_View):
 
 
 @dataclass(frozen=True)
-class RefusalRow(_View):
+class RefusalRow:
     """One refused (late or zombie) completion: why, as a code, and what the order was at the time.
 
     ``code`` is None only for a row whose code could not be read (schema v1 rows are given one when the
@@ -164,7 +152,7 @@ class RefusalRow(_View):
 
 
 @dataclass(frozen=True)
-class EventRow(_View):
+class EventRow:
     """One row of the event log: its kind and its facts (``data``, the JSON the protocol wrote).
 
     Rows written by schema v1 have no facts (``data`` is None) but a sentence, ``legacy_detail``. ``kind``
@@ -181,7 +169,7 @@ class EventRow(_View):
 
 
 @dataclass(frozen=True)
-class RecentOrder(_View):
+class RecentOrder:
     """One of the newest orders, for the order list."""
 
     id: int
@@ -196,7 +184,7 @@ class RecentOrder(_View):
 
 
 @dataclass(frozen=True)
-class BurntOrder(_View):
+class BurntOrder:
     """A dead-lettered order."""
 
     id: int

@@ -20,7 +20,7 @@ def assert_counts(k: Kitchen, **expected: int) -> Snapshot:
     orders = status.orders
     assert {s: getattr(orders, s) for s in expected} == expected
     assert {s: getattr(orders, s) for s in ("queued", "cooking", "done", "burnt")} == true_counts(k)
-    assert orders["submitted"] == scalar(k, "SELECT count(*) FROM orders")
+    assert orders.submitted == scalar(k, "SELECT count(*) FROM orders")
     return status
 
 

@@ -161,9 +161,9 @@ def test_v2_typed_events_and_refusal_codes(old_db: Db) -> None:
                          "no such order": ("no_such_order", None, None),
                          FOREIGN_REASON: (None, None, None)}
 
-        shown = [(e["id"], e["kind"], e["oven_name"], e["order_id"], sentence(e)) for e in k.events(limit=1000)]
+        shown = [(e.id, e.kind, e.oven_name, e.order_id, sentence(e)) for e in k.events(limit=1000)]
         assert shown == old_events, "old events must read as the sentences they were written as"
-        refused = sorted((r["id"], r["order_id"], r["fence"], reason(r)) for r in k.refusals(limit=100))
+        refused = sorted((r.id, r.order_id, r.fence, reason(r)) for r in k.refusals(limit=100))
         assert refused == old_refusals, "old refusals must keep their reason"
 
         # New rows are typed and still read as sentences beside the old ones.
@@ -174,10 +174,10 @@ def test_v2_typed_events_and_refusal_codes(old_db: Db) -> None:
         stale = Order(order_id, recipe, "{}", attempt, fence - 1, bucket)
         assert not k.attach(zombie_id, "oven-b").complete(stale, {"late": True})
         newest = k.refusals(limit=1)[0]
-        assert (newest["order_id"], newest["code"]) == (order_id, "already_done")
+        assert (newest.order_id, newest.code) == (order_id, "already_done")
         assert reason(newest) == f"stale fence {fence - 1}: order already done (fence {fence})"
         events = k.events(after=old_events[-1][0], limit=100)
-        assert [e["kind"] for e in events] == ["join", "moved", "refused"]
+        assert [e.kind for e in events] == ["join", "moved", "refused"]
         assert sentence(events[0]) == "oven-new joined from upgrade-host pid 7"
         assert sentence(events[-1]) == "late completion refused: " + reason(newest)
         assert raw.scalar("SELECT count(*) FROM events WHERE data IS NOT NULL") == len(events)
@@ -219,7 +219,7 @@ def test_the_kitchen_works_after_the_upgrade(old_db: Db) -> None:
                                     "refused_completions": counts["refused"]}
         assert (status["requeued"], status["retried"]) == (counts["requeued"], counts["retried"])
         for number, result in results.items():
-            assert k.ticket(number)["result"] == json.loads(result)
+            assert k.ticket(number).result == json.loads(result)
         assert [o["name"] for o in status["ovens"] if o["state"] == "alive"] == ["oven-a"]
 
         oven = k.join("oven-new", host="upgrade-host", pid=7)
@@ -231,8 +231,8 @@ def test_the_kitchen_works_after_the_upgrade(old_db: Db) -> None:
         assert oven.complete(order, {"upgraded": True})
         done = plain(k.status())["orders"]
         assert done == {**status["orders"], "queued": 10, "done": counts["done"] + 1}
-        assert k.ticket(order.id)["result"] == {"upgraded": True}
-        assert k.ledger(limit=1)[0]["order_id"] == order.id
+        assert k.ticket(order.id).result == {"upgraded": True}
+        assert k.ledger(limit=1)[0].order_id == order.id
     assert tally(old_db)["done"] == counts["done"] + 1
     assert raw.scalar("SELECT count(*) FROM ledger") == counts["done"] + 1
 
