@@ -50,8 +50,8 @@ def reap_once(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None =
     """One reaper pass that never raises: a busy or unreachable database is logged and retried next time."""
     try:
         report = kitchen.reap(judge=pacer.judge() if pacer else True)
-    except KitchenError as exc:
-        log.warning("reaper: %s", exc)
+    except Exception as exc:  # never a traceback from a scheduler thread: log one line, try again next pass
+        log.warning("reaper: %s", exc if isinstance(exc, KitchenError) else f"{exc.__class__.__name__}: {exc}")
         if pacer:
             pacer.failed()
         return None

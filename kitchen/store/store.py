@@ -175,7 +175,8 @@ class Store:
         try:
             cur.execute("COMMIT")
         except DRIVER_ERRORS as exc:
-            if self.dialect.classify(exc) is ErrorKind.DISCONNECTED:
+            # A read's lost COMMIT changed nothing: it is retried like any dropped connection.
+            if begin == self._begin_write and self.dialect.classify(exc) is ErrorKind.DISCONNECTED:
                 raise CommitUnknown(result) from exc
             raise
         return result

@@ -45,7 +45,8 @@ def assert_cooked_once_and_nobody_died(shop: Shop) -> None:
 def test_a_stepped_wall_clock_kills_no_oven(tmp_path, backend_url: str, step: str, stepped: str) -> None:
     require(None if os.path.exists(FAKETIME) else "libfaketime is not installed (apt-get install libfaketime)",
             "the clock-step test")
-    shop = Shop(tmp_path, backend_url)
+    # heartbeat_timeout 3 s: far below the ±60 s steps, and far above a busy CI machine's scheduling hiccups
+    shop = Shop(tmp_path, backend_url, heartbeat_timeout=3)
     try:
         stepfile = tmp_path / "faketime"
         fake = faketime_env(shop, stepfile)
