@@ -17,6 +17,15 @@ from .context import Ctx
 from .rebalance import rebalance_in
 
 
+@dataclass
+class Hint:
+    """What an oven's last claim learned: its own buckets gave it nothing. Its next claim then asks the tally
+    whether they are still empty before walking the ready index for them: a thief whose buckets stay empty
+    steals in two short statements instead of walking every other oven's queue first."""
+
+    own_empty: bool = False
+
+
 @dataclass(frozen=True)
 class Who:
     """An oven incarnation, as its transactions name it; ``menu`` is the JSON list of the recipes it cooks
@@ -37,7 +46,7 @@ def join(cur: Any, ctx: Ctx, name: str, host: str, pid: int, menu: str | None, n
     return oven_id
 
 
-def claim(cur: Any, ctx: Ctx, oven: Who, limit: int, now: float) -> list[Order]:
+def claim(cur: Any, ctx: Ctx, oven: Who, limit: int, now: float, hint: Hint | None = None) -> list[Order]:
     """Up to ``limit`` ready orders this oven can cook, priority first, then age: from its own buckets first;
     only when they give nothing, from any bucket (a steal, recorded as an event). Either way only the head of
     a customer's lane, and only while nothing of that lane cooks."""
@@ -48,8 +57,12 @@ def claim(cur: Any, ctx: Ctx, oven: Who, limit: int, now: float) -> list[Order]:
                               "limit": limit}
     if oven.menu is not None:
         params["menu"] = oven.menu
-    cur.execute(st.claim if oven.menu is None else st.claim_menu, params)
-    orders = [order_from_row(r) for r in cur.fetchall()]
+    orders: list[Order] = []
+    if not (hint is not None and hint.own_empty and _own_buckets_empty(cur, ctx, oven)):
+        cur.execute(st.claim if oven.menu is None else st.claim_menu, params)
+        orders = [order_from_row(r) for r in cur.fetchall()]
+    if hint is not None:
+        hint.own_empty = not orders
     if not orders:
         cur.execute(st.steal if oven.menu is None else st.steal_menu, params)
         rows = cur.fetchall()
@@ -58,6 +71,11 @@ def claim(cur: Any, ctx: Ctx, oven: Who, limit: int, now: float) -> list[Order]:
     if len(orders) > 1:
         orders.sort(key=lambda o: (-o.priority, o.id))
     return orders
+
+
+def _own_buckets_empty(cur: Any, ctx: Ctx, oven: Who) -> bool:
+    cur.execute(ctx.st.own_waiting, {"oven": oven.id})
+    return int(cur.fetchone()[0] or 0) <= 0
 
 
 def _record_steals(cur: Any, ctx: Ctx, thief: Who, taken: list[tuple[Order, Any]], now: float) -> None:
@@ -95,7 +113,7 @@ def oven_alive(cur: Any, ctx: Ctx, oven: Who) -> bool:
 
 
 def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]], claim_next: int,
-             now: float) -> tuple[list[bool], list[Order]]:
+             now: float, hint: Hint | None = None) -> tuple[list[bool], list[Order]]:
     """Fenced completions (one ledger row each) and, in the same transaction, the next claim."""
     st = ctx.st
     accepted: list[bool] = []
@@ -118,7 +136,7 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
     refused = len(items) - sum(done_per_bucket.values())
     if refused:
         cur.execute(st.oven_cooked, (-refused, oven.id))
-    claimed = claim(cur, ctx, oven, claim_next, now) if claim_next else []
+    claimed = claim(cur, ctx, oven, claim_next, now, hint) if claim_next else []
     return accepted, claimed
 
 

@@ -14,7 +14,7 @@ from kitchen.store import RERUN
 
 from . import cooking, settle
 from .context import Ctx
-from .cooking import Who
+from .cooking import Hint, Who
 
 
 def menu_json(menu: Iterable[str] | None) -> str | None:
@@ -41,6 +41,7 @@ class Oven:
         self._store = ctx.store
         self._clock = clock
         self._who = Who(oven_id, name, menu)
+        self._hint = Hint()  # did its own buckets give it nothing last time? (see cooking.Hint)
         self.id = oven_id
         self.name = name
         self.host = host
@@ -59,7 +60,7 @@ class Oven:
 
     def claim_many(self, limit: int) -> list[Order]:
         """Take up to ``limit`` ready orders in one transaction (prefetch); a crash requeues them together."""
-        return self._store.write(cooking.claim, self._ctx, self._who, limit, self._clock(),
+        return self._store.write(cooking.claim, self._ctx, self._who, limit, self._clock(), self._hint,
                                  settle=settle.claimed(self._ctx, self._who))
 
     def heartbeat(self, progress: int | None = None, order: Order | None = None) -> None:
@@ -87,7 +88,7 @@ class Oven:
         A crash before this commits re-cooks these orders (at-least-once); the ledger still holds one row each.
         """
         items = [(o, result_json(r)) for o, r in finished]
-        return self._store.write(cooking.complete, self._ctx, self._who, items, claim, self._clock(),
+        return self._store.write(cooking.complete, self._ctx, self._who, items, claim, self._clock(), self._hint,
                                  settle=settle.completed(self._ctx, self._who, items))
 
     def fail(self, order: Order, error: str, *, retry: bool = True) -> str | None:

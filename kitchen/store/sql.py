@@ -99,6 +99,14 @@ def claim_text(*, own: bool, on_menu: str | None, lock: str = "") -> str:
             f" ORDER BY o.priority DESC, o.id LIMIT :limit{lock}){returning}")
 
 
+# Are this oven's buckets empty (ready or delayed)? From the per-bucket tally and the (few) cooking orders, not
+# the queue: asked only by an oven whose last claim found nothing of its own, so it does not walk the whole
+# ready index in the own-buckets claim before every steal.
+OWN_WAITING = (
+    "SELECT (SELECT coalesce(sum(t.submitted - t.done - t.burnt), 0) FROM tally t"
+    " JOIN buckets b ON b.bucket = t.bucket WHERE b.oven_id = :oven)"
+    " - (SELECT count(*) FROM orders o JOIN buckets b ON b.bucket = o.bucket"
+    " WHERE o.state = 'cooking' AND b.oven_id = :oven)")
 CLAIM = claim_text(own=True, on_menu=None)
 CLAIM_MENU = claim_text(own=True, on_menu=_ON_MENU)
 STEAL = claim_text(own=False, on_menu=None)
@@ -243,6 +251,7 @@ class Statements:
     tally_retried: str
     claim: str
     claim_menu: str
+    own_waiting: str
     steal: str
     steal_menu: str
     oven_beat: str

@@ -11,7 +11,7 @@ from kitchen import FrozenClock, Kitchen
 from kitchen.core import words
 from kitchen.core.hashing import bucket_for
 from kitchen.protocol import cooking
-from kitchen.protocol.cooking import Who
+from kitchen.protocol.cooking import Hint, Who
 from tests.engine.helpers import events, in_children, owners, scalar
 
 
@@ -88,14 +88,15 @@ def test_a_steal_respects_the_menu_and_fills_a_batch(open_kitchen) -> None:
 
 
 class Counting:
-    """A cursor that counts the statements run through it."""
+    """A cursor that counts (and keeps) the statements run through it."""
 
     def __init__(self, cur: Any) -> None:
-        self.cur, self.executed = cur, 0
+        self.cur, self.executed, self.statements = cur, 0, []
 
-    def execute(self, *args: Any) -> Any:
+    def execute(self, sql: str, *args: Any) -> Any:
         self.executed += 1
-        return self.cur.execute(*args)
+        self.statements.append(sql)
+        return self.cur.execute(sql, *args)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.cur, name)
@@ -118,6 +119,32 @@ def test_owner_first_costs_one_statement_when_the_own_buckets_have_work(open_kit
     assert claim_counting(a.id, a.name) == (1, 1), "own bucket had work: the claim alone"
     assert claim_counting(a.id, a.name) == (1, 4), "own buckets empty: claim, steal, owner's name, event"
     assert claim_counting(a.id, a.name) == (0, 2), "nothing anywhere: the claim and the steal"
+
+
+def test_a_thief_asks_the_tally_instead_of_walking_the_queue_again(open_kitchen, clock: FrozenClock) -> None:
+    """Once its own buckets gave nothing, an oven's next claim checks them from the per-bucket tally (one
+    short read) before walking the ready index for them: stealing stays cheap however long the others' queue."""
+    k = open_kitchen(buckets=16)
+    a, b = k.join("oven-a"), k.join("oven-b")
+    theirs = [k.submit("margherita", customer=c).number for c in customers_of(k, b.id, 3)]
+    ctx, hint = k._ctx, Hint()
+    ran: list[str] = []
+
+    def claim_watching() -> list[int]:
+        def tx(cur: Any) -> list[int]:
+            counting = Counting(cur)
+            got = cooking.claim(counting, ctx, Who(a.id, a.name), 1, clock(), hint)
+            ran[:] = counting.statements
+            return [o.id for o in got]
+        return k.store.write(tx)
+
+    assert claim_watching() == theirs[:1] and ran[:2] == [ctx.st.claim, ctx.st.steal], "first: own walk, then steal"
+    assert hint.own_empty
+    assert claim_watching() == theirs[1:2] and ran[:2] == [ctx.st.own_waiting, ctx.st.steal], "then: the tally"
+    mine = k.submit("margherita", customer=customers_of(k, a.id, 1)[0], delay=0).number
+    assert claim_watching() == [mine] and ran == [ctx.st.own_waiting, ctx.st.claim], "own work again: owner first"
+    assert not hint.own_empty
+    assert claim_watching() == theirs[2:] and ran[:2] == [ctx.st.claim, ctx.st.steal]
 
 
 @pytest.mark.processes
