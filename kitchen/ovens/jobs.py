@@ -25,7 +25,7 @@ def make_scheduler() -> BackgroundScheduler:
 
 class Pacer:
     """Notices when this process itself fell silent (stopped, suspended, starved of CPU, or its database
-    calls failed): for one ``heartbeat_timeout`` afterwards its reaper judges no one, so every oven gets a
+    calls failed): for two heartbeat intervals afterwards its reaper judges no one, so every oven gets a
     fresh chance to heartbeat before anyone is declared dead."""
 
     def __init__(self, kitchen: Kitchen) -> None:
@@ -34,15 +34,16 @@ class Pacer:
         self.hold_until = float("-inf")
 
     def judge(self) -> bool:
-        now, timeout = self.kitchen.clock(), self.kitchen.settings.heartbeat_timeout
-        if self.last is not None and now - self.last > timeout:
-            self.hold_until = now + timeout
-            log.info("reaper: this process was silent for %.1fs; judging no one for %gs", now - self.last, timeout)
+        s = self.kitchen.settings
+        now, hold = self.kitchen.clock(), 2 * s.heartbeat_interval
+        if self.last is not None and now - self.last > s.heartbeat_timeout:
+            self.hold_until = now + hold
+            log.info("reaper: this process was silent for %.1fs; judging no one for %gs", now - self.last, hold)
         self.last = now
         return now >= self.hold_until
 
     def failed(self) -> None:
-        self.hold_until = self.kitchen.clock() + self.kitchen.settings.heartbeat_timeout
+        self.hold_until = self.kitchen.clock() + 2 * self.kitchen.settings.heartbeat_interval
 
 
 def reap_once(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None = None,

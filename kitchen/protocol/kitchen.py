@@ -141,7 +141,8 @@ class Kitchen:
         cutoff = now - self.settings.heartbeat_timeout
         if not self.store.read(reaper.needs_reaping, self._ctx, now, cutoff):
             return ReapReport()
-        judge = judge and not self.store.stalled_recently(self.settings.heartbeat_timeout)
+        # After a stall every live oven beats again within an interval: hold judgement for two of them.
+        judge = judge and not self.store.stalled_recently(2 * self.settings.heartbeat_interval)
         asked = time.monotonic()
 
         def tx(cur: Any) -> ReapReport:
