@@ -1,15 +1,23 @@
 """The chaos run: ovens as real processes under ``kitchen run --ovens N``, random SIGKILLs (the supervisor
-restarts them), SIGSTOP/SIGCONT zombies, a producer SIGKILLed inside a big transaction — then every promise
-checked from the database itself, not from what the processes say.
+restarts them), SIGSTOP/SIGCONT zombies, a producer SIGKILLed inside a big transaction, wall clocks stepped
+±60 s (libfaketime; one oven at a time, and the whole set), a GIL-holding recipe cooked in a work horse, and
+a foreign SQLite writer SIGSTOPped inside its write transaction for longer than ``heartbeat_timeout`` — then
+every promise checked from the database itself and from a log of every recipe start, not from what the
+processes say.
 
 ``run_chaos(workdir, Plan(...))`` is shared by tests/reliability/test_chaos.py (bounded) and scripts/soak.py
 (as long as asked). Which orders must burn is known in advance (chaos_recipes: ``doomed`` payloads); anything
-else that burns, goes missing or completes twice is a problem. The outcome is deterministic; only timing and
-the counts of kills, requeues and refusals vary.
+else that burns, goes missing or completes twice is a problem. Every re-cook (a recipe started again for an
+order whose earlier start did not fail by design) is attributed: to a SIGKILL of the oven holding the order
+mid-cook, to a freeze past the heartbeat timeout (a zombie, declared dead), or to nothing — unexplained.
+Every death verdict is attributed the same way; one the run did not cause is a false death. The outcome is
+deterministic; only timing and the counts of kills, requeues and refusals vary.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import os
 import random
 import re
@@ -23,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.support.processes import child_env, children_of, running, send, stopped
 from tests.support.waiting import poll
@@ -30,14 +39,59 @@ from tests.support.waiting import poll
 RECIPES = "tests.reliability.chaos_recipes"
 SUBMITTER = "tests.reliability.chaos_submitter"
 
-# max_attempts 8: an order that must not burn would need its oven killed or frozen on 8 claims in a row (about
-# 1e-7 even for the slowest orders); flaky orders need at most 4 attempts, doomed ones burn after 8 failures.
+# max_attempts 8: flaky orders need at most 4 attempts, doomed ones burn after 8 failures. No order may burn by
+# bad luck (a 1.35 s hog is killed mid-cook about every other attempt): an oven holding an order on its
+# SPARE_FROM-th attempt or later is never killed nor frozen, so a kill or a freeze only ever uses attempts up.
 SETTINGS = {"heartbeat_interval": 0.2, "heartbeat_timeout": 1.0, "reap_interval": 0.2, "lease": 30,
             "max_attempts": 8, "backoff_base": 0.05, "backoff_max": 0.2, "poll_interval": 0.2, "grace": 5,
             "busy_timeout": 5}
 # Writer, checkpointer and recovery locks of a WAL database live on these bytes of its -shm file.
 SHM_EXCLUSIVE_BYTES = range(120, 123)
 BAD_LOG_LINES = ("database is locked", "Traceback", "stayed locked", "internal error", "kitchen: error")
+SPARE_FROM = SETTINGS["max_attempts"] - 2
+
+# Clock steps move a process's wall clock (time.time, datetime.now, timers planned on it) with libfaketime;
+# CLOCK_MONOTONIC and CLOCK_BOOTTIME keep going. CI installs it (.ci/run); locally it may be missing.
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+CLOCK_STEP = 60
+CLOCK_BOUND = 2 * CLOCK_STEP  # a clock already ±120 s off is stepped back towards the true time
+
+# The supervisor hands one environment to all its ovens. This sitecustomize (on the ovens' PYTHONPATH only
+# while clock steps run) gives each oven its own step file: an oven process (``--parent`` and ``--name NAME``
+# on its command line) re-executes itself once, at start, with FAKETIME_TIMESTAMP_FILE = <dir>/NAME. Same
+# pid, same parent, same PDEATHSIG; its work horse inherits the file.
+OWN_STEP_FILE = '''"""Written by tests/reliability/chaos.py: one libfaketime step file per oven name."""
+import os
+import sys
+
+
+def _own_step_file():
+    folder = os.environ.get("CHAOS_CLOCK_DIR")
+    if not folder:
+        return
+    with open("/proc/self/cmdline", "rb") as f:
+        argv = [a.decode() for a in f.read().split(b"\\0")[:-1]]
+    if "--parent" not in argv or "--name" not in argv[:-1]:
+        return
+    want = os.path.join(folder, argv[argv.index("--name") + 1])
+    if os.environ.get("FAKETIME_TIMESTAMP_FILE") != want:
+        os.execve(sys.executable, [sys.executable, *argv[1:]], {**os.environ, "FAKETIME_TIMESTAMP_FILE": want})
+
+
+_own_step_file()
+'''
+
+# A writer that is not kitchen's: raw sqlite3, no write gate, SIGSTOPped by the run inside its transaction.
+STALLED_WRITER = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], timeout=60, isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+con.execute("INSERT INTO kitchen_meta (key, value) VALUES (?, '1')", (sys.argv[2],))
+print("locked", flush=True)
+sys.stdin.readline()
+con.execute("ROLLBACK")
+print("released", flush=True)
+"""
 
 
 @dataclass
@@ -49,12 +103,19 @@ class Plan:
     duplicate_share: float = 0.10
     ovens: int = 4
     kill_every: float = 0.5
+    min_kills: int = 10  # the chaos goes on (within its wind-down deadline) until at least this many kills
     freezes: int = 3
     killed_batches: int = 1
     killed_batch_size: int = 4000
     tail_chaos: float = 4.0
     settle_timeout: float = 90.0
     seed: int = 7
+    clock_steps: int = 6  # one oven's wall clock stepped ±60 s (needs libfaketime)
+    clock_set_steps: int = 1  # every oven's (and the supervisor's) wall clock stepped ±60 s at once
+    hogs: int = 2  # GIL-holding isolated orders among ``orders``
+    hog_seconds: float = 1.35  # their one C call (> heartbeat_timeout: in its oven it would starve the heartbeat)
+    stalls: int = 1  # foreign writers SIGSTOPped inside their transaction
+    stall_seconds: float = 2.0  # > heartbeat_timeout, < busy_timeout
 
 
 @dataclass
@@ -72,18 +133,42 @@ class Outcome:
     refused: int = 0
     duplicates: int = 0
     lost: int = 0
-    cooked_twice: int = 0
+    completed_twice: int = 0  # completions accepted twice (ledger rows, "done" log lines)
+    recooked_killed: int = 0  # orders cooked again because the oven holding them mid-cook was SIGKILLed
+    recooked_frozen: int = 0  # ... because that oven was frozen past the heartbeat timeout (a zombie)
+    recooked_unexplained: int = 0  # ... for any other reason: must be 0
+    deaths: int = 0  # death verdicts (ovens rows declared dead)
+    false_deaths: int = 0  # verdicts on an oven that was neither killed nor frozen past the timeout
+    clock_steps: int = 0
+    clock_set_steps: int = 0
+    clock_seen: int = 0  # recipe starts whose process read a wall clock off by >= 30 s
+    clock_note: str = ""  # why clock steps were skipped
+    hogs: int = 0  # hog orders done whose one C call held the GIL >= heartbeat_timeout
+    hog_call: float = 0.0  # the longest such call, seconds
+    stalls: int = 0  # foreign writers stopped while holding SQLite's write lock
+    stalled_for: float = 0.0  # the longest stall, seconds
     killed_batches: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def cooked_twice(self) -> int:
+        return self.recooked_killed + self.recooked_frozen + self.recooked_unexplained
+
     def summary(self) -> str:
+        clock = (f"clock_steps={self.clock_steps} (whole set: {self.clock_set_steps}, starts on a stepped clock:"
+                 f" {self.clock_seen})" if not self.clock_note else "clock_steps=skipped (no libfaketime)")
         return (f"chaos: orders={self.orders} done={self.done} burnt={self.burnt} (expected {self.expected_burnt})"
                 f" kills={self.kills} restarts={self.restarts} freezes={self.freezes}"
-                f" (holding an order: {self.freezes_holding}) requeues={self.requeues}"
+                f" (holding an order: {self.freezes_holding}) {clock} gil_hogs={self.hogs}"
+                f" (longest call {self.hog_call:.2f}s) stalled_writers={self.stalls}"
+                f" (longest {self.stalled_for:.1f}s) requeues={self.requeues}"
                 f" refused_completions={self.refused} duplicates_absorbed={self.duplicates}"
                 f" killed_batches={','.join(self.killed_batches) or '-'} lost={self.lost}"
-                f" cooked_twice={self.cooked_twice} problems={len(self.problems)} elapsed={self.elapsed:.1f}s")
+                f" completed_twice={self.completed_twice} cooked_twice={self.cooked_twice}"
+                f" (oven killed mid-cook: {self.recooked_killed}, frozen past timeout: {self.recooked_frozen},"
+                f" unexplained: {self.recooked_unexplained}) deaths={self.deaths} false_deaths={self.false_deaths}"
+                f" problems={len(self.problems)} elapsed={self.elapsed:.1f}s")
 
 
 def write_ini(path: Path, **extra: object) -> Path:
@@ -117,8 +202,9 @@ def holds_write_lock(pid: int, db: Path) -> bool:
 
 
 def order_specs(plan: Plan, rng: random.Random) -> list[dict]:
-    """The unique orders, each with a behaviour fixed by its payload (see chaos_recipes)."""
-    specs = []
+    """The unique orders, each with a behaviour fixed by its payload (see chaos_recipes); ``plan.hogs`` of the
+    orders that must not burn, evenly spread, are GIL hogs instead."""
+    specs: list[dict[str, Any]] = []
     for i in range(plan.orders):
         roll = rng.random()
         if roll < 0.05:
@@ -131,6 +217,11 @@ def order_specs(plan: Plan, rng: random.Random) -> list[dict]:
             payload = {"ms": rng.randint(2, 16)}
         specs.append({"recipe": "chaos", "payload": payload, "key": f"o{plan.seed}-{i}",
                       "customer": f"c{rng.randrange(97)}"})
+    for k in range(plan.hogs):
+        i = int((k + 0.5) * plan.orders / plan.hogs)
+        while specs[i]["payload"].get("doomed"):
+            i = (i + 1) % plan.orders
+        specs[i].update(recipe="chaos_hog", payload={"seconds": plan.hog_seconds})
     return specs
 
 
@@ -154,67 +245,203 @@ class Chaos:
         self.db = workdir / "kitchen.db"
         self.ini = write_ini(workdir / "kitchen.ini")
         self.log = workdir / "ovens.log"
+        self.starts = workdir / "starts.log"  # one line per recipe start (chaos_recipes)
+        self._starts_read = 0
+        self._started: set[tuple[int, int]] = set()
         self.env = child_env()
+        self.oven_env = {**self.env, "CHAOS_STARTS": str(self.starts)}
         self.kitchen = Kitchen.open(settings=load_settings(config=str(self.ini), database=str(self.db), env={}))
         self.rng = random.Random(plan.seed)
         self.out = Outcome()
         self.supervisor: subprocess.Popen | None = None
         self.seen_children: set[int] = set()
-        self.frozen: dict[int, dict] = {}  # pid -> {oven_id, order, fence, since}
+        # pids are reused (pid_max may be 32768): kills are kept by pid *and* time, and by oven incarnation
+        self.kill_times: dict[int, list[float]] = {}  # oven pid -> monotonic times just before its SIGKILLs
+        self.killed_ovens: set[int] = set()  # the incarnations (ovens rows) alive in the ovens killed
+        self.frozen: dict[int, dict] = {}  # pid -> {oven_id, held, completing, since}
+        self.frozen_dead: set[int] = set()  # oven incarnations declared dead while frozen past the timeout
+        self.zombie_held: set[tuple[int, int]] = set()  # (order, fence) those zombies held when frozen
+        self.long_stops: set[int] = set()  # incarnations stopped for a freeze attempt long enough to matter
         self.protected: dict[int, tuple[int, int, int, float]] = {}  # thawed zombie pid -> (order, oven, fence, t)
         self.expect_refusals: list[tuple[int, int, int]] = []
-        self.submitters: list[tuple[subprocess.Popen, str]] = []
+        self.submitters: list[dict] = []
+        self.stallers: list[dict] = []
         self.tickets: dict[str, int] = {}
         self.sent: set[str] = set()
         self.duplicates_sent = 0
         self.problems = self.out.problems
+        self.offsets: dict[str, int] = {}  # step file name -> its wall clock offset, seconds
+        self.clock_dir: Path | None = None
+        self.wall_minus_mono = time.time() - time.monotonic()
+        self.t0 = time.monotonic()
         self.con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30, isolation_level=None)
 
     # -- processes ---------------------------------------------------------------------------------------
+
+    def prepare_clocks(self) -> None:
+        """libfaketime preloaded into the supervisor and every oven, with a step file per oven name (and one
+        for the supervisor), all at +0 s; or, without libfaketime, a note (a problem under CI)."""
+        if not (self.plan.clock_steps or self.plan.clock_set_steps):
+            return
+        if not os.path.exists(FAKETIME):
+            reason = f"libfaketime is not installed ({FAKETIME}; apt-get install libfaketime)"
+            if os.environ.get("CI"):
+                self.problems.append(f"{reason}: CI is set, so the clock steps must run")
+            self.out.clock_note = f"clock steps skipped: {reason}"
+            self.say(f"  {self.out.clock_note}")
+            return
+        self.clock_dir = self.dir / "clock"
+        (self.clock_dir / "site").mkdir(parents=True)
+        (self.clock_dir / "site" / "sitecustomize.py").write_text(OWN_STEP_FILE)
+        for name in ["supervisor", *self.oven_names()]:
+            self.offsets[name] = 0
+            self.write_step(name)
+        preload = " ".join(filter(None, [FAKETIME, self.env.get("LD_PRELOAD")]))
+        self.oven_env.update({
+            "LD_PRELOAD": preload, "FAKETIME_TIMESTAMP_FILE": str(self.clock_dir / "supervisor"),
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_NO_CACHE": "1", "CHAOS_CLOCK_DIR": str(self.clock_dir),
+            "PYTHONPATH": os.pathsep.join([str(self.clock_dir / "site"), self.env["PYTHONPATH"]])})
+
+    def oven_names(self) -> list[str]:
+        return [f"oven-{i}" for i in range(1, self.plan.ovens + 1)]
+
+    def write_step(self, name: str) -> None:
+        """Replace (atomically: never a half-written file) the step file libfaketime reads on every clock call."""
+        assert self.clock_dir is not None
+        tmp = self.clock_dir / f".{name}.tmp"
+        tmp.write_text(f"{self.offsets[name]:+d}s\n")
+        os.replace(tmp, self.clock_dir / name)
+
+    def step_clocks(self, names: list[str]) -> None:
+        """Step the wall clock of ``names`` together by ±60 s (towards zero when one is at the bound)."""
+        low, high = min(self.offsets[n] for n in names), max(self.offsets[n] for n in names)
+        delta = (-CLOCK_STEP if high >= CLOCK_BOUND else CLOCK_STEP if low <= -CLOCK_BOUND
+                 else self.rng.choice((-CLOCK_STEP, CLOCK_STEP)))
+        for name in names:
+            self.offsets[name] += delta
+            self.write_step(name)
+
+    def step_one_clock(self) -> bool:
+        """Step one running, unfrozen oven's wall clock; False when none runs just now (try again later)."""
+        running_names = sorted(name for pid, name in self.oven_pids().items() if pid not in self.frozen)
+        if not running_names:
+            return False
+        name = self.rng.choice(running_names)
+        self.step_clocks([name])
+        self.out.clock_steps += 1
+        self.say(f"  t={time.monotonic() - self.t0:.1f}s {name}'s wall clock stepped to {self.offsets[name]:+d}s")
+        return True
+
+    def step_every_clock(self) -> None:
+        self.step_clocks(["supervisor", *self.oven_names()])
+        self.out.clock_set_steps += 1
+        self.say(f"  t={time.monotonic() - self.t0:.1f}s every wall clock stepped, offsets now {self.offsets}")
 
     def start_ovens(self) -> None:
         cmd = [sys.executable, "-m", "kitchen", "--config", str(self.ini), "--db", str(self.db), "run",
                "--ovens", str(self.plan.ovens), "--name", "oven", "--recipes", RECIPES]
         with open(self.log, "ab") as log:
             self.supervisor = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                               env=self.env, cwd=self.dir, start_new_session=True)
+                                               env=self.oven_env, cwd=self.dir, start_new_session=True)
 
     def ovens(self) -> set[int]:
         pids = children_of(self.supervisor.pid)
         self.seen_children |= pids
         return pids
 
-    def kill_one(self) -> None:
-        victims = sorted(self.ovens() - set(self.frozen) - set(self.protected))
-        if victims:
+    def oven_pids(self) -> dict[int, str]:
+        """Running oven pid -> its name (from its command line)."""
+        out = {}
+        for pid in self.ovens():
             try:
-                os.kill(self.rng.choice(victims), signal.SIGKILL)
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--name" in argv[:-1]:
+                out[pid] = argv[argv.index(b"--name") + 1].decode()
+        return out
+
+    def spared(self) -> set[int]:
+        """Pids of ovens holding an order on one of its last attempts: never killed nor frozen (see SETTINGS)."""
+        return {pid for (pid,) in self.con.execute(
+            "SELECT pid FROM ovens WHERE state = 'alive' AND id IN"
+            " (SELECT oven_id FROM orders WHERE state = 'cooking' AND attempt >= ?)", (SPARE_FROM,))}
+
+    def working(self) -> set[int]:
+        """Pids of running ovens that have joined and are neither frozen nor thawed zombies."""
+        joined = {pid for (pid,) in self.con.execute("SELECT pid FROM ovens WHERE state = 'alive'")}
+        return (self.ovens() & joined) - set(self.frozen) - set(self.protected)
+
+    def kill_one(self) -> bool:
+        """SIGKILL a working oven, but never the last one: on a loaded machine an oven takes seconds to start,
+        and a kitchen whose ovens are all killed while starting (or frozen) has no reaper to judge anyone."""
+        working = self.working()
+        victims = sorted(working - self.spared())
+        if victims and len(working) > 1:
+            pid = self.rng.choice(victims)
+            rows = {i for (i,) in self.con.execute("SELECT id FROM ovens WHERE pid = ? AND state = 'alive'", (pid,))}
+            at = time.monotonic()
+            if send(pid, signal.SIGKILL):
                 self.out.kills += 1
-            except ProcessLookupError:
-                pass
+                self.kill_times.setdefault(pid, []).append(at)
+                self.killed_ovens |= rows
+                return True
+        return False
 
     def freeze_one(self) -> bool:
-        """SIGSTOP an oven that is cooking; thaw at once (and try again) unless it stopped holding an order and
-        not the write lock: a stopped SQLite writer blocks every process, the reaper included, by design."""
-        live = self.ovens() - set(self.frozen) - set(self.protected)
+        """SIGSTOP an oven that is cooking; thaw at once (and try again) unless it stopped holding an order whose
+        recipe it started and that will complete (not one failing by design: only a late completion is refused;
+        nor one merely claimed: a zombie that learns of its death before cooking drops it) and not the write
+        lock: a stopped SQLite writer of kitchen's would block every oven, the reaper included, for as long as it
+        is stopped (a stalled writer is start_staller's fault, with a writer that is not kitchen's)."""
+        working = self.working()
+        if len(working) < 2:
+            return False  # the one left must stay to judge the frozen one
+        live = working - self.spared()
         rows = self.con.execute("SELECT id, pid FROM ovens WHERE state = 'alive' AND id IN"
                                 " (SELECT oven_id FROM orders WHERE state = 'cooking')").fetchall()
         rows = [(oven_id, pid) for oven_id, pid in rows if pid in live]
         if not rows:
             return False
         oven_id, pid = self.rng.choice(rows)
+        since = time.monotonic()
         os.kill(pid, signal.SIGSTOP)
         # SIGSTOP lands asynchronously: until each of its threads has stopped the oven may still take a lock
         poll(lambda: stopped(pid), 5, interval=0.001)
-        held = self.con.execute("SELECT id, fence FROM orders WHERE state = 'cooking' AND oven_id = ?",
-                                (oven_id,)).fetchall()
-        if not held or holds_write_lock(pid, self.db):
+        held = self.con.execute("SELECT id, fence, recipe, payload, attempt FROM orders"
+                                " WHERE state = 'cooking' AND oven_id = ?", (oven_id,)).fetchall()
+        started = self.started_claims()
+        completing = [(oid, fence) for oid, fence, recipe, payload, attempt in held if (oid, fence) in started
+                      and (recipe == "chaos_hog" or (not (p := json.loads(payload)).get("doomed")
+                                                     and attempt >= int(p.get("fail_until", 0))))]
+        held = [(oid, fence) for oid, fence, *_ in held]
+        if not completing or holds_write_lock(pid, self.db):
             os.kill(pid, signal.SIGCONT)  # it finished its order meanwhile, or would block every writer
             self.out.freeze_retries += 1
+            if time.monotonic() - since > SETTINGS["heartbeat_timeout"] / 2:
+                # a slow look (a loaded machine): a death, and the re-cooks after it, would be the run's doing
+                self.long_stops.add(oven_id)
+                self.zombie_held |= set(held)
+                self.say(f"  t={since - self.t0:.1f}s oven #{oven_id} (pid {pid}) was stopped for a look for"
+                         f" {time.monotonic() - since:.1f}s")
             return False
-        self.frozen[pid] = {"oven_id": oven_id, "held": held, "since": time.monotonic()}
+        self.frozen[pid] = {"oven_id": oven_id, "held": held, "completing": completing[0], "since": since}
         self.out.freezes += 1
+        self.say(f"  t={since - self.t0:.1f}s froze oven #{oven_id} (pid {pid}) holding {held}")
         return True
+
+    def started_claims(self) -> set[tuple[int, int]]:
+        """(order, fence) of every recipe start so far (read on from where the last look stopped)."""
+        if self.starts.exists():
+            with open(self.starts, "rb") as f:
+                f.seek(self._starts_read)
+                chunk = f.read()
+            whole = chunk[:chunk.rfind(b"\n") + 1]  # a line still being appended is read next time
+            self._starts_read += len(whole)
+            for line in whole.decode().splitlines():
+                oid, fence = line.split()[:2]
+                self._started.add((int(oid), int(fence)))
+        return self._started
 
     def thaw_dead(self) -> None:
         """SIGCONT each frozen oven once the database says it was declared dead (it is a zombie now)."""
@@ -227,9 +454,12 @@ class Chaos:
                 self.problems.append(f"frozen oven pid {pid} was not declared dead within 20s")
             os.kill(pid, signal.SIGCONT)
             del self.frozen[pid]
+            self.say(f"  t={time.monotonic() - self.t0:.1f}s thawed oven #{f['oven_id']} (pid {pid}): {state}")
+            self.frozen_dead.add(f["oven_id"])
+            self.zombie_held |= {(order, fence) for order, fence in f["held"]}
             if not stuck:
                 self.out.freezes_holding += 1
-                order, fence = f["held"][0]
+                order, fence = f["completing"]
                 self.protected[pid] = (order, f["oven_id"], fence, time.monotonic())
                 self.expect_refusals.append((order, f["oven_id"], fence))
 
@@ -248,7 +478,7 @@ class Chaos:
         proc = subprocess.Popen([sys.executable, "-m", SUBMITTER, str(self.db), str(self.ini),
                                  prefix, str(self.plan.killed_batch_size), str(stall)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
-        sub = {"proc": proc, "prefix": prefix, "killed": False}
+        sub: dict[str, Any] = {"proc": proc, "prefix": prefix, "killed": False}
         sub["thread"] = threading.Thread(target=self._kill_when_stalled, args=(sub,), daemon=True)
         sub["thread"].start()
         self.submitters.append(sub)
@@ -264,6 +494,49 @@ class Chaos:
             self.problems.append(f"producer {sub['prefix']} was not caught mid-transaction: {line.strip()!r} "
                                  f"{proc.stderr.read().strip()[-300:]}")
         proc.wait()
+
+    def start_staller(self, n: int) -> None:
+        """A writer that is not kitchen's (raw sqlite3, no write gate), SIGSTOPped inside BEGIN IMMEDIATE for
+        ``stall_seconds``, then let go: it rolls back. Not the "never freeze a gate holder" case of freeze_one:
+        there a frozen oven would be judged by the reaper it blocks; here no oven is frozen, every heartbeat
+        is merely delayed, and not one oven may be declared dead for it."""
+        proc = subprocess.Popen([sys.executable, "-c", STALLED_WRITER, str(self.db), f"chaos-stall-{n}"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env)
+        staller: dict[str, Any] = {"proc": proc, "n": n}
+        staller["thread"] = threading.Thread(target=self._stall, args=(staller,), daemon=True)
+        staller["thread"].start()
+        self.stallers.append(staller)
+
+    def _stall(self, staller: dict) -> None:
+        proc, n = staller["proc"], staller["n"]
+        line = proc.stdout.readline()  # BEGIN IMMEDIATE done and a row written: it holds SQLite's write lock
+        if line.strip() != "locked":
+            self.problems.append(f"stalled writer {n} never took the write lock: {line.strip()!r} "
+                                 f"{proc.stderr.read().strip()[-300:]}")
+            proc.kill()
+            proc.wait()
+            return
+        proc.send_signal(signal.SIGSTOP)
+        begun = time.monotonic()
+        self.say(f"  t={begun - self.t0:.1f}s writer {n} (not kitchen's) stopped inside its write transaction")
+        poll(lambda: stopped(proc.pid), 5, interval=0.001)
+        holding = holds_write_lock(proc.pid, self.db)
+        time.sleep(self.plan.stall_seconds)  # the fault itself: every writer waits this long
+        proc.send_signal(signal.SIGCONT)
+        stalled_for = time.monotonic() - begun
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        released = proc.stdout.readline().strip() == "released"
+        proc.wait()
+        if not holding:
+            self.problems.append(f"stalled writer {n} did not hold SQLite's write lock while stopped")
+        elif not released:
+            self.problems.append(f"stalled writer {n} did not roll back: {proc.stderr.read().strip()[-300:]}")
+        else:
+            self.out.stalls += 1
+            self.out.stalled_for = max(self.out.stalled_for, stalled_for)
+            self.say(f"  writer {n} let go after {stalled_for:.1f}s")
 
     # -- the run -----------------------------------------------------------------------------------------------
 
@@ -288,13 +561,20 @@ class Chaos:
         plan, rng, out = self.plan, self.rng, self.out
         specs = order_specs(plan, rng)
         self.doomed = {s["key"] for s in specs if s["payload"].get("doomed")}
+        self.hog_keys = {s["key"] for s in specs if s["recipe"] == "chaos_hog"}
         chunks = submission_chunks(specs, plan, rng)
         step = plan.submit_seconds / len(chunks)
         freeze_at = [plan.submit_seconds * (i + 1) / (plan.freezes + 1) for i in range(plan.freezes)]
         batch_at = [plan.submit_seconds * (i + 0.4) / plan.killed_batches for i in range(plan.killed_batches)]
+        stall_at = [plan.submit_seconds * (i + 0.7) / plan.stalls for i in range(plan.stalls)]
+        self.prepare_clocks()
+        clocks = self.clock_dir is not None
+        step_at = sorted(rng.uniform(1.0, plan.submit_seconds) for _ in range(plan.clock_steps if clocks else 0))
+        set_step_at = [plan.submit_seconds * (i + 0.55) / plan.clock_set_steps
+                       for i in range(plan.clock_set_steps if clocks else 0)]
         self.start_ovens()
-        t0 = time.monotonic()
-        next_kill, next_look, next_report = t0 + 1.0, t0, t0 + 30
+        t0 = self.t0 = time.monotonic()
+        next_kill, next_look, next_report, next_freeze = t0 + 1.0, t0, t0 + 30, t0
         sent, chaos_over = 0, False
         try:
             while not chaos_over:
@@ -305,27 +585,43 @@ class Chaos:
                 if batch_at and now >= batch_at[0]:
                     self.start_submitter(plan.killed_batches - len(batch_at))
                     batch_at.pop(0)
-                if freeze_at and now >= freeze_at[0] and self.freeze_one():
-                    freeze_at.pop(0)
+                if stall_at and now >= stall_at[0]:
+                    self.start_staller(plan.stalls - len(stall_at))
+                    stall_at.pop(0)
+                if freeze_at and now >= freeze_at[0] and time.monotonic() >= next_freeze:
+                    next_freeze = time.monotonic() + 0.1  # a look stops an oven: not on every turn of the loop
+                    if self.freeze_one():
+                        freeze_at.pop(0)
+                if step_at and now >= step_at[0] and self.step_one_clock():
+                    step_at.pop(0)
+                if set_step_at and now >= set_step_at[0]:
+                    self.step_every_clock()
+                    set_step_at.pop(0)
                 if time.monotonic() >= next_look:
                     next_look = time.monotonic() + 0.1
                     self.thaw_dead()
                     self.release_protected()
+                    busy = [s["thread"] for s in self.submitters + self.stallers if s["thread"].is_alive()]
                     chaos_over = (sent == len(chunks) and not batch_at and not freeze_at and not self.frozen
-                                  and not any(s["thread"].is_alive() for s in self.submitters)
+                                  and not stall_at and not step_at and not set_step_at and not busy
+                                  and out.kills >= plan.min_kills
                                   and (now > plan.submit_seconds + plan.tail_chaos or self.outstanding() == 0))
                 if not chaos_over and time.monotonic() >= next_kill:
-                    self.kill_one()
-                    next_kill = time.monotonic() + plan.kill_every * rng.uniform(0.6, 1.4)
+                    pause = plan.kill_every * rng.uniform(0.6, 1.4) if self.kill_one() else 0.1
+                    next_kill = time.monotonic() + pause
                 if time.monotonic() >= next_report:
                     next_report += 30
                     self.say(f"  t={now:.0f}s submitted {sent}/{len(chunks)} chunks, outstanding {self.outstanding()},"
-                             f" kills {out.kills}, freezes {out.freezes}")
+                             f" kills {out.kills}, freezes {out.freezes}, clock steps {out.clock_steps},"
+                             f" stalls {out.stalls}")
                 if now > plan.submit_seconds + plan.tail_chaos + 60:
-                    self.problems.append("chaos phase did not wind down (a freeze or producer never resolved)")
+                    self.problems.append("chaos phase did not wind down (a freeze, producer, stalled writer or"
+                                         " clock step never resolved, or too few ovens to kill)")
                     break
                 time.sleep(0.02)
+            self.say(f"  t={time.monotonic() - t0:.1f}s chaos over, {self.outstanding()} orders outstanding")
             self.settle()
+            self.say(f"  t={time.monotonic() - t0:.1f}s settled")
             self.stop_ovens()
         finally:
             self.cleanup()
@@ -360,8 +656,9 @@ class Chaos:
     def cleanup(self) -> None:
         for pid in list(self.frozen) + list(self.protected):
             send(pid, signal.SIGCONT)
-        for sub in self.submitters:
+        for sub in self.submitters + self.stallers:
             if sub["proc"].poll() is None:
+                send(sub["proc"].pid, signal.SIGCONT)
                 sub["proc"].kill()
             sub["proc"].wait()
         if self.supervisor and self.supervisor.poll() is None:
@@ -415,7 +712,8 @@ class Chaos:
         for key in sorted(self.doomed - burnt)[:5]:
             bad.append(f"{key} should have burnt but is {by_key.get(key, ('', '', 'missing'))[2]}")
         # exactly one ledger row per done order, naming the claim (oven incarnation, fence) that finished it
-        ledger = {oid: (oven, fence) for oid, oven, fence in con.execute("SELECT order_id, oven_id, fence FROM ledger")}
+        ledger_rows = con.execute("SELECT order_id, oven_id, fence FROM ledger").fetchall()
+        ledger = {oid: (oven, fence) for oid, oven, fence in ledger_rows}
         done = {r[0]: r for r in rows if r[2] == "done"}
         for oid, r in done.items():
             if ledger.get(oid) != (r[4], r[3]):
@@ -423,8 +721,9 @@ class Chaos:
         if set(ledger) - set(done):
             bad.append(f"ledger rows for orders that are not done: {sorted(set(ledger) - set(done))[:5]}")
         accepted = Counter(int(m.group(1)) for m in re.finditer(r" done: order (\d+) ", self._log_text()))
-        twice = sorted(oid for oid, n in accepted.items() if n > 1)
-        out.cooked_twice = len(twice)
+        twice = sorted(set(oid for oid, n in accepted.items() if n > 1)
+                       | set(oid for oid, n in Counter(r[0] for r in ledger_rows).items() if n > 1))
+        out.completed_twice = len(twice)
         if twice:
             bad.append(f"orders whose completion was accepted more than once: {twice[:5]}")
         # the counters the status screen shows agree with the rows
@@ -441,12 +740,112 @@ class Chaos:
             if not con.execute("SELECT 1 FROM refusals WHERE order_id = ? AND oven_id = ? AND fence = ?",
                                (order, oven_id, fence)).fetchone():
                 bad.append(f"zombie oven #{oven_id}'s late completion of order {order} (fence {fence}) not refused")
+        self._verify_recooks(con, rows, ledger)
+        self._verify_deaths(con)
+        self._verify_hogs(con, mine)
         log = self._log_text()
         out.restarts = max(0, len(re.findall(r" started oven-\d+ \(pid", log)) - self.plan.ovens)
         for needle in BAD_LOG_LINES:
             hits = [line for line in log.splitlines() if needle in line]
             if hits:
                 bad.append(f"{len(hits)} oven log line(s) with {needle!r}, e.g. {hits[0][:200]}")
+
+    def _starts(self) -> dict[int, list[tuple]]:
+        """order id -> its recipe starts (fence, attempt, oven pid, fails by design, monotonic, wall), in order."""
+        by_order: dict[int, list[tuple]] = {}
+        text = self.starts.read_text() if self.starts.exists() else ""
+        for line in text.splitlines():
+            oid, fence, attempt, pid, fails, mono, wall = line.split()
+            by_order.setdefault(int(oid), []).append(
+                (int(fence), int(attempt), int(pid), fails == "1", float(mono), float(wall)))
+        for starts in by_order.values():
+            starts.sort(key=lambda s: s[4])
+        return by_order
+
+    def _killed_mid_cook(self, pid: int, begun: float, recooked: float, by_pid: dict[int, list[float]]) -> bool:
+        """Whether oven ``pid`` was SIGKILLed after starting a recipe at ``begun`` (it had started no other
+        since: an oven cooks one order at a time) and before the order's next start at ``recooked``."""
+        kills = [k for k in self.kill_times.get(pid, []) if begun - 0.5 < k < recooked]
+        if not kills:
+            return False
+        later = by_pid[pid][bisect.bisect_right(by_pid[pid], begun):]
+        return not later or later[0] > min(kills)
+
+    def _verify_recooks(self, con: sqlite3.Connection, rows: list[tuple], ledger: dict[int, tuple]) -> None:
+        """Every start that neither failed by design nor finished its order was cooked again: by whose doing?
+        A SIGKILL of the oven holding it mid-cook, before the next start; a freeze of that oven past the
+        heartbeat timeout while it held this very claim; or nothing the run did (unexplained)."""
+        out, bad = self.out, self.problems
+        starts = self._starts()
+        by_pid: dict[int, list[float]] = {}
+        for ss in starts.values():
+            for s in ss:
+                by_pid.setdefault(s[2], []).append(s[4])
+        for times in by_pid.values():
+            times.sort()
+        if self.clock_dir is not None:
+            out.clock_seen = sum(1 for ss in starts.values() for s in ss
+                                 if abs(s[5] - s[4] - self.wall_minus_mono) >= CLOCK_STEP / 2)
+        unexplained = []
+        for oid, state in ((r[0], r[2]) for r in rows if r[2] in ("done", "burnt")):
+            mine = starts.get(oid, [])
+            finished = ledger.get(oid, (None, None))[1] if state == "done" else None
+            if state == "done" and not any(s[0] == finished for s in mine):
+                bad.append(f"order {oid} is done with fence {finished}, but no recipe start has that fence")
+            whys = set()
+            for i, (f, _attempt, pid, fails, begun, _wall) in enumerate(mine):
+                if fails or (f == finished and not any(s[0] == f for s in mine[:i])):
+                    continue  # a failure by design (retried), or the start that finished the order
+                recooked = mine[i + 1][4] if i + 1 < len(mine) else float("inf")
+                if self._killed_mid_cook(pid, begun, recooked, by_pid):
+                    whys.add("killed")
+                elif (oid, f) in self.zombie_held:
+                    whys.add("frozen")
+                else:
+                    whys.add("unexplained")
+            if "unexplained" in whys:
+                out.recooked_unexplained += 1
+                unexplained.append((oid, [(s[0], s[1], s[2], s[3]) for s in mine]))
+            elif "killed" in whys:
+                out.recooked_killed += 1
+            elif "frozen" in whys:
+                out.recooked_frozen += 1
+        for oid, mine in unexplained[:5]:
+            bad.append(f"order {oid} was cooked again for no reason the run caused; starts (fence, attempt,"
+                       f" oven pid, fails by design): {mine}")
+
+    def _verify_deaths(self, con: sqlite3.Connection) -> None:
+        """Every death verdict must be the run's doing: an oven incarnation alive when its process was SIGKILLed,
+        or frozen past the timeout. Any other is a false death."""
+        out, bad = self.out, self.problems
+        dead = con.execute("SELECT id, name, pid FROM ovens WHERE state = 'dead'").fetchall()
+        events = con.execute("SELECT count(*) FROM events WHERE kind = 'dead'").fetchone()[0]
+        out.deaths = len(dead)
+        if events != len(dead):
+            bad.append(f"{len(dead)} ovens declared dead, but {events} 'dead' events")
+        false = [(oven_id, name, pid) for oven_id, name, pid in dead
+                 if oven_id not in self.frozen_dead | self.long_stops | self.killed_ovens]
+        out.false_deaths = len(false)
+        for oven_id, name, pid in false[:5]:
+            bad.append(f"false death: {name} (#{oven_id}, pid {pid}) was declared dead, yet it was neither"
+                       f" killed nor frozen")
+
+    def _verify_hogs(self, con: sqlite3.Connection, mine: dict[str, tuple]) -> None:
+        """Each hog done, cooked in a work horse (not in its oven), its one C call longer than the timeout."""
+        out, bad = self.out, self.problems
+        timeout = SETTINGS["heartbeat_timeout"]
+        for key in sorted(self.hog_keys):
+            oid = mine[key][0] if key in mine else None
+            row = con.execute("SELECT o.result, v.pid FROM orders o JOIN ovens v ON v.id = o.oven_id"
+                              " WHERE o.id = ? AND o.state = 'done'", (oid,)).fetchone()
+            if row is None:
+                continue  # lost or burnt: reported above
+            result = json.loads(row[0])
+            if result["pid"] == row[1]:
+                bad.append(f"hog order {oid} was cooked in its oven's process, not in a work horse")
+            elif result["call_seconds"] >= timeout:
+                out.hogs += 1
+            out.hog_call = max(out.hog_call, result["call_seconds"])
 
     def _log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

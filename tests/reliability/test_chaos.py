@@ -1,5 +1,7 @@
-"""Nothing lost, nothing cooked twice: 2,000 orders through 4 oven processes that keep being SIGKILLed,
-frozen past their heartbeat timeout and thawed as zombies, with a producer killed inside its transaction.
+"""Nothing lost, nothing completed twice, nothing cooked twice but for a real kill, no false death: 2,000
+orders through 4 oven processes that keep being SIGKILLed, frozen past their heartbeat timeout and thawed as
+zombies, whose wall clocks are stepped ±60 s (one oven, then all of them), with GIL-holding orders in the
+mix, a producer killed inside its transaction and a foreign writer stopped inside its own.
 
 The core lives in chaos.py (``scripts/soak.py --minutes N`` runs the same chaos for longer).
 """
@@ -7,11 +9,12 @@ The core lives in chaos.py (``scripts/soak.py --minutes N`` runs the same chaos 
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
-from tests.reliability.chaos import Plan, run_chaos
+from tests.reliability.chaos import SETTINGS, Plan, run_chaos
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow]
 
@@ -24,11 +27,23 @@ def test_chaos_nothing_lost_nothing_cooked_twice(tmp_path: Path, capsys: pytest.
     (tmp_path / "summary.txt").write_text(summary + "\n")
     with capsys.disabled():
         print(f"\n{summary}")
+        if out.clock_note:  # locally only: under CI a missing libfaketime is a problem, and fails below
+            print(f"NOTE: {out.clock_note}")
+    if out.clock_note:
+        warnings.warn(out.clock_note, stacklevel=1)
     assert not out.problems, "\n".join([summary, *notes, *out.problems])
-    assert out.orders == 2000 and out.lost == 0 and out.cooked_twice == 0
+    assert out.orders == 2000 and out.lost == 0 and out.completed_twice == 0
+    assert out.recooked_unexplained == 0, "every re-cook follows a kill or a freeze of the oven holding it"
+    assert out.false_deaths == 0 and out.deaths > 0, "every death verdict was the run's doing"
     assert out.done + out.burnt == 2000 and out.burnt == out.expected_burnt > 0
     assert out.duplicates == 200, "10% of the keys were sent twice; each second send absorbed"
     assert out.killed_batches == ["absent"], "the producer died before COMMIT: none of its batch may exist"
     assert out.kills >= 10 and out.freezes == 3
     assert out.freezes_holding == 3 and out.refused >= 3, "each zombie's late completion was refused"
     assert out.requeues > 0
+    # each new fault kind really happened
+    assert out.hogs > 0 and out.hog_call >= SETTINGS["heartbeat_timeout"], "a hog held the GIL past the timeout"
+    assert out.stalls == 1 and out.stalled_for > SETTINGS["heartbeat_timeout"], "a writer stalled past the timeout"
+    if not out.clock_note:
+        assert out.clock_steps == 6 and out.clock_set_steps == 1
+        assert out.clock_seen > 0, "ovens cooked under a stepped wall clock"
