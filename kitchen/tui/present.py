@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Iterable
 
 from kitchen.core.views import OvenView
 
@@ -70,8 +71,8 @@ def natural(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
-def cards(ovens: Iterable[OvenView], *, timeout: float, interval: float, frozen: set[int] = frozenset(),
-          ours: set[int] = frozenset(), since: float | None = None) -> tuple[list[OvenCard], int]:
+def cards(ovens: Iterable[OvenView], *, timeout: float, interval: float, frozen: AbstractSet[int] = frozenset(),
+          ours: AbstractSet[int] = frozenset(), since: float | None = None) -> tuple[list[OvenCard], int]:
     """One card per oven name (its alive incarnation, else its latest), at most 9; returns (cards, hidden).
 
     Gone ovens (dead or left) are shown only if they went after ``since`` (when this TUI opened), so
@@ -123,7 +124,7 @@ def bar(fraction: float, width: int, empty: str = " ") -> str:
     if width <= 0:
         return ""
     fraction = min(1.0, max(0.0, fraction))
-    eighths = int(round(fraction * width * 8))
+    eighths = round(fraction * width * 8)
     full, part = divmod(eighths, 8)
     partial = " ▏▎▍▌▋▊▉"[part] if part and full < width else ""
     return ("█" * full + partial).ljust(width, empty)

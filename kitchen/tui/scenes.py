@@ -8,15 +8,14 @@ opens the screen on it with live refresh paused.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from kitchen.core.clock import FrozenClock
 from kitchen.core.hashing import bucket_for
-from kitchen.protocol import Kitchen
 from kitchen.core.orders import Order
-from kitchen.protocol import Oven
+from kitchen.protocol import Kitchen, Oven
 
 from . import counter
 
@@ -67,10 +66,10 @@ class Scene:
                     else:
                         oven.heartbeat(progress=min(99, int(100 * (now - started) / bake)), order=order)
                         continue
-                order = oven.claim()
-                if order is not None:
-                    self.cooking[name] = (order, now)
-                    oven.heartbeat(progress=0, order=order)
+                claimed = oven.claim()
+                if claimed is not None:
+                    self.cooking[name] = (claimed, now)
+                    oven.heartbeat(progress=0, order=claimed)
                 else:
                     oven.heartbeat()
 

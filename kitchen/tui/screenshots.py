@@ -21,7 +21,8 @@ SHOTS = (  # (file, scene, size, caption)
     ("killed.svg", "killed", (160, 48), "oven-2 killed: declared dead, its order requeued, only its buckets moved"),
     ("refused.svg", "refused", (160, 48), "oven-2 thawed as a zombie: its late completion refused by the fence"),
     ("narrow.svg", "killed", (80, 24), "The same recovery in an 80x24 terminal"),
-    ("stolen.svg", "stolen", (160, 48), "oven-2's buckets are empty: it takes the pizzas waiting behind oven-1's calzone"),
+    ("stolen.svg", "stolen", (160, 48),
+     "oven-2's buckets are empty: it takes the pizzas waiting behind oven-1's calzone"),
 )
 
 

@@ -129,4 +129,5 @@ def test_killing_the_supervisor_leaves_no_orphan_ovens(shop):
     sup.kill()
     sup.wait(timeout=5)
     wait_exited(pids, timeout=15, what="children exited")
-    assert all(o.state == "left" for o in shop.status().ovens), "they left the ring on the way out"
+    states = [(o.name, o.state) for o in shop.status().ovens]
+    assert all(s == "left" for _, s in states), f"they left the ring on the way out: {states}"
