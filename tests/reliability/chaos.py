@@ -54,7 +54,7 @@ SPARE_FROM = SETTINGS["max_attempts"] - 2
 # CLOCK_MONOTONIC and CLOCK_BOOTTIME keep going. CI installs it (.ci/run); locally it may be missing.
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 CLOCK_STEP = 60
-CLOCK_BOUND = 2 * CLOCK_STEP  # a clock already ±120 s off is stepped back towards the true time
+CLOCK_BOUND = 2 * CLOCK_STEP  # a clock ±120 s off is stepped back (a whole-set step may still reach ±180 s)
 
 # The supervisor hands one environment to all its ovens. This sitecustomize (on the ovens' PYTHONPATH only
 # while clock steps run) gives each oven its own step file: an oven process (``--parent`` and ``--name NAME``
