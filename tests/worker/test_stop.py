@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -24,11 +26,12 @@ def kitchen(tmp_path):
     k.close()
 
 
-def test_a_recipe_ignoring_the_stop_is_handed_back_and_the_oven_exits(kitchen: Kitchen) -> None:
+@contextmanager
+def stubborn_oven(kitchen: Kitchen) -> Iterator[tuple[Worker, list[int]]]:
+    """A worker cooking (on a thread) a recipe that ignores every stop; exits are recorded, not taken."""
     release = threading.Event()
     menu = Menu()
     menu.register("stubborn", lambda ctx: release.wait(30))
-    t = kitchen.submit("stubborn")
     worker = Worker(kitchen, "oven-1", menu)
     exits: list[int] = []
     worker.exit_now = exits.append
@@ -36,6 +39,15 @@ def test_a_recipe_ignoring_the_stop_is_handed_back_and_the_oven_exits(kitchen: K
     cooking.start()
     try:
         wait_for(lambda: worker.cooking is not None, 10, "the recipe to start")
+        yield worker, exits
+    finally:
+        release.set()
+        cooking.join(10)
+
+
+def test_a_recipe_ignoring_the_stop_is_handed_back_and_the_oven_exits(kitchen: Kitchen) -> None:
+    t = kitchen.submit("stubborn")
+    with stubborn_oven(kitchen) as (worker, exits):
         start = time.monotonic()
         worker.signals = 2
         worker.watch(start)
@@ -47,23 +59,11 @@ def test_a_recipe_ignoring_the_stop_is_handed_back_and_the_oven_exits(kitchen: K
         info = kitchen.ticket(t.number)
         assert info.state == "queued" and info.attempts == 0, "handed back without using an attempt"
         assert kitchen.status().ovens[0].state == "left"
-    finally:
-        release.set()
-        cooking.join(10)
 
 
 def test_grace_over_then_hard_stop(kitchen: Kitchen) -> None:
-    release = threading.Event()
-    menu = Menu()
-    menu.register("stubborn", lambda ctx: release.wait(30))
     kitchen.submit("stubborn")
-    worker = Worker(kitchen, "oven-1", menu)
-    exits: list[int] = []
-    worker.exit_now = exits.append
-    cooking = threading.Thread(target=worker.tick)
-    cooking.start()
-    try:
-        wait_for(lambda: worker.cooking is not None, 10, "the recipe to start")
+    with stubborn_oven(kitchen) as (worker, exits):
         worker.signals = 1
         worker.watch(100.0)
         assert worker.draining and not worker.stop.is_set()
@@ -71,9 +71,6 @@ def test_grace_over_then_hard_stop(kitchen: Kitchen) -> None:
         assert worker.stop.is_set() and not exits
         worker.watch(100.0 + 2.5 + HARD_STOP + 0.1)
         assert exits == [EXIT_HARD_STOP]
-    finally:
-        release.set()
-        cooking.join(10)
 
 
 @pytest.mark.processes
