@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reliability"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: tests.* is a package
 
-from chaos import Plan, run_chaos
+from tests.reliability.chaos import Plan, run_chaos
 
 
 def main(argv: list[str] | None = None) -> int:
