@@ -198,7 +198,7 @@ TALLY_TOTALS = (
     " FROM tally")
 COOKING_ORDERS = (
     "SELECT id, oven_id, recipe, customer, progress, attempt, fence, bucket, started_at FROM orders"
-    " WHERE state = 'cooking' ORDER BY id")
+    " WHERE state = 'cooking' ORDER BY +id")  # +id: SQLite keeps the orders_cooking index (8dcab8b)
 OVEN_COLUMNS = "id, name, host, pid, state, joined_at, heartbeat_at, died_at, cooked, menu"
 ALIVE_OVEN_ROWS = f"SELECT {OVEN_COLUMNS} FROM ovens WHERE state = 'alive' ORDER BY id"
 GONE_OVEN_ROWS = f"SELECT {OVEN_COLUMNS} FROM ovens WHERE state <> 'alive' ORDER BY id DESC LIMIT ?"
