@@ -95,13 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         store = kitchen.store  # the Store every facade of this kitchen shares: count at its door
         write, read = store.write, store.read
 
-        def counted_write(fn, *a):
+        def counted_write(fn, *a, **kw):
             counts["write"] += 1
-            return write(fn, *a)
+            return write(fn, *a, **kw)
 
-        def counted_read(fn, *a):
+        def counted_read(fn, *a, **kw):
             counts["read"] += 1
-            return read(fn, *a)
+            return read(fn, *a, **kw)
 
         store.write, store.read = counted_write, counted_read
     menu = build_menu(kitchen.settings.menu, 0.0, ["bench.recipes_bench"])

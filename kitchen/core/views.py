@@ -14,7 +14,7 @@ from typing import Any
 
 from .events import EventKind, RefusalCode
 
-WAITING_COUNT_CAP = 10_000  # status counts a stuck recipe's orders up to here: a refresh never reads the queue
+WAITING_COUNT_CAP = 10_000  # status looks this far into the queue for stuck recipes: a refresh never reads it all
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class BucketView:
 @dataclass(frozen=True)
 class Snapshot:
     """The whole shop from one consistent read (``Kitchen.status()``). ``no_oven_can_cook``: recipe -> queued
-    orders of it, for each recipe on no live oven's menu (counted up to ``WAITING_COUNT_CAP``); empty while
+    orders of it, for each recipe on no live oven's menu (counted among the next ``WAITING_COUNT_CAP``); empty while
     no oven is alive or one cooks anything."""
 
     database: str

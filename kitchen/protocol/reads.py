@@ -126,19 +126,14 @@ def _menu(text: Any) -> list[str] | None:
 
 
 def _no_oven_can_cook(cur: Any, ctx: Ctx, menus: list[list[str] | None]) -> dict[str, int]:
-    """Queued orders per recipe that no live oven's menu has. Nothing to say while no oven is alive (nothing
-    cooks) or one cooks anything. One index probe per distinct waiting recipe, and a count capped at
-    WAITING_COUNT_CAP for each stuck one: a refresh never reads the whole queue."""
+    """Queued orders per recipe that no live oven's menu has, among the next WAITING_COUNT_CAP queued orders
+    (one walk of orders_ready: a refresh never reads the whole queue). Nothing to say while no oven is alive
+    (nothing cooks) or one cooks anything."""
     if not menus or any(m is None for m in menus):
         return {}
     known = {name for m in menus for name in m or ()}
-    cur.execute(ctx.st.waiting_recipes)
-    stuck = [str(r[0]) for r in cur.fetchall() if r[0] not in known]
-    out = {}
-    for recipe in stuck:
-        cur.execute(ctx.st.waiting_of_recipe, (recipe, WAITING_COUNT_CAP))
-        out[recipe] = int(cur.fetchone()[0])
-    return out
+    cur.execute(ctx.st.waiting_recipes, (WAITING_COUNT_CAP,))
+    return {str(recipe): int(n) for recipe, n in cur.fetchall() if recipe not in known}
 
 
 def ticket(cur: Any, ctx: Ctx, number: int) -> TicketView:

@@ -73,7 +73,7 @@ TALLY_RETRIED = "UPDATE tally SET retried = retried + 1 WHERE bucket = ?"
 #   candidates usually match): ~35% cheaper than materialising the bucket set. STEAL walks every bucket; an oven
 #   runs it only when its own buckets gave nothing, so owner-first costs no extra statement when they have work.
 # - ``_MENU`` variants take only recipes in ``:menu`` (a JSON list). The ``+`` keeps SQLite from walking the
-#   waiting-recipe index instead of orders_ready (a sort of every queued order of those recipes).
+#   lane indexes instead of orders_ready; the recipe is read from orders_ready itself.
 # - Customer lanes: a candidate with a customer is taken only if no older order of its customer is queued and
 #   none is cooking (orders_lane, orders_lane_cooking); ``customer IS NULL OR`` skips both lookups otherwise.
 #   The unique index orders_lane_cooking is the backstop: two orders of one lane can never be cooking.
@@ -223,14 +223,11 @@ BURNT_ORDERS = (
     " ORDER BY id LIMIT ?")
 LEDGER_TIMES = "SELECT at FROM ledger ORDER BY id DESC LIMIT ?"
 META = "SELECT key, value FROM kitchen_meta"
-# Status's "no oven can cook": the distinct recipes of queued orders, one index probe each (a loose index scan
-# of orders_waiting_recipe, never the whole queue), then a capped count for each recipe no live oven knows.
+# Status's "no oven can cook": recipe and count over the next ``?`` queued orders (WAITING_COUNT_CAP), read
+# from orders_ready alone (it carries the recipe: no table reads, never the whole queue).
 WAITING_RECIPES = (
-    "WITH RECURSIVE r(recipe) AS (SELECT (SELECT recipe FROM orders WHERE state = 'queued' ORDER BY recipe LIMIT 1)"
-    " UNION ALL SELECT (SELECT recipe FROM orders WHERE state = 'queued' AND recipe > r.recipe ORDER BY recipe"
-    " LIMIT 1) FROM r WHERE r.recipe IS NOT NULL) SELECT recipe FROM r WHERE recipe IS NOT NULL")
-WAITING_OF_RECIPE = (
-    "SELECT count(*) FROM (SELECT 1 FROM orders WHERE state = 'queued' AND recipe = ? LIMIT ?) AS waiting")
+    "SELECT recipe, count(*) FROM (SELECT recipe FROM orders WHERE state = 'queued'"
+    " ORDER BY priority DESC, id LIMIT ?) AS next_up GROUP BY recipe")
 CURRENT_GENERATION = RING_GENERATION  # for reads: never overridden with a row lock
 
 
@@ -301,7 +298,6 @@ class Statements:
     ledger_times: str
     meta: str
     waiting_recipes: str
-    waiting_of_recipe: str
     current_generation: str
 
     @classmethod
