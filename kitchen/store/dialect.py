@@ -106,6 +106,11 @@ class Dialect(ABC):
     def check_target(self, store: Store) -> None:
         """Refuse a target that cannot hold tables (PostgreSQL: a missing schema)."""
 
+    def settle_target(self, store: Store) -> Target | None:
+        """Where a URL that names no place puts kitchen's tables (PostgreSQL: a schema of its own), decided on
+        the first connection; None: the target stands as parsed."""
+        return None
+
     @abstractmethod
     def bulk_insert(self, cur: Any, sql: str, rows: list[tuple]) -> list[int]:
         """Insert keyless orders in one round trip where possible; returns their ids in row order."""

@@ -6,10 +6,14 @@ to psycopg's exception class and the server's FATAL text.
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
+import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import peewee
@@ -20,11 +24,13 @@ from kitchen.core.errors import DatabaseError, SchemaError
 from .ddl_v1 import POSTGRES_TABLES
 from .dialect import ChangeWaiter, Dialect, ErrorKind, driver_error, first_line, named_to_pyformat
 from .sql import Statements, claim_text
+from .url import Target
 
 if TYPE_CHECKING:
     from .store import Store
 
 CHANNEL = "kitchen_orders"
+DEFAULT_SCHEMA = "kitchen"  # a URL naming no schema: kitchen's tables go here, away from the application's
 SCHEMA_LOCK = 7355608  # pg_advisory_xact_lock key: one process creates or upgrades the schema at a time
 log = logging.getLogger("kitchen.store")
 
@@ -45,6 +51,7 @@ POSTGRES_TEXT = {
         " WHERE bucket = :bucket AND oven_id IS NOT DISTINCT FROM :before"),
 }
 
+_DENIED = re.compile(r"permission denied for (database|schema) \"?([\w$]+)\"?")
 _BUSY = {"40P01", "40001", "55P03", "55006"}          # deadlock, serialization, lock not available, in use
 _REFUSED = {"28000", "28P01", "3D000", "42501"}       # no such role / bad password / no database / no privilege
 _DISCONNECTED = {"57P01", "57P02", "57P03", "53300"}  # terminated, crash shutdown, starting up, too many clients
@@ -70,9 +77,7 @@ class PostgresDialect(Dialect):
         # lock_timeout = busy_timeout: a lock held longer than that (a LOCK TABLE, a long transaction) fails the
         # attempt with 55P03, which is retried and then reported as DatabaseBusy, never waited on forever.
         options = f"-c enable_bitmapscan=off -c lock_timeout={max(1, round(self.busy_timeout * 1000))}"
-        if self.target.schema:
-            options += f" -c search_path={self.target.schema}"
-        params: dict[str, Any] = {"connect_timeout": 5, "options": options}
+        params: dict[str, Any] = {"connect_timeout": 5, "options": connection_options(self.target, options)}
         return peewee.PostgresqlDatabase(self.target.location, prefer_psycopg3=True, **params)
 
     def compile(self, text: str) -> str:
@@ -96,6 +101,40 @@ class PostgresDialect(Dialect):
         if store.read(current) is None:  # else CREATE TABLE fails with "no schema has been selected to create in"
             name = self.target.schema or "on the search_path"
             raise SchemaError(f"{store.label}: schema {name} does not exist; create it first")
+
+    def target_role(self) -> str:
+        """The role the URL connects as (libpq's default: the OS user)."""
+        from urllib.parse import urlparse
+
+        return urlparse(self.target.location).username or os.environ.get("PGUSER") or getpass.getuser()
+
+    def settle_target(self, store: Store) -> Target | None:
+        """No schema in the URL: kitchen's own schema ``kitchen``, created if missing — unless this database
+        already holds a kitchen in the connection's default schema (made before kitchen had a schema of its
+        own) and none in ``kitchen``: that one is kept where it is, so an upgrade never strands its orders."""
+        if self.target.schema is not None:
+            return None
+
+        def look(cur: Any) -> tuple[bool, bool, str | None]:
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL, current_schema() IS NOT NULL AND to_regclass("
+                        "quote_ident(current_schema()) || '.kitchen_meta') IS NOT NULL, current_schema()",
+                        (f"{DEFAULT_SCHEMA}.kitchen_meta",))
+            ours, legacy, current = cur.fetchone()
+            return bool(ours), bool(legacy), current
+
+        ours, legacy, current = store.read(look)
+        if legacy and not ours and current:
+            return replace(self.target, schema=current)
+
+        def create(cur: Any) -> None:
+            cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (DEFAULT_SCHEMA,))
+            if cur.fetchone() is None:
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {DEFAULT_SCHEMA}")
+
+        from .store import RERUN  # store.py imports this module
+
+        store.write(create, settle=RERUN)
+        return replace(self.target, schema=DEFAULT_SCHEMA)
 
     def bulk_insert(self, cur: Any, sql: str, rows: list[tuple]) -> list[int]:
         """psycopg pipelines executemany; ``returning=True`` keeps each row's id, in row order."""
@@ -153,9 +192,30 @@ class PostgresDialect(Dialect):
         return ErrorKind.OTHER
 
     def explain(self, kind: ErrorKind, exc: BaseException) -> str | None:
+        exc = driver_error(exc)
+        denied = _DENIED.search(str(exc)) if getattr(exc, "sqlstate", None) == "42501" else None
+        if denied is not None:  # name the grant that would let this role make kitchen's schema or tables
+            what, name = denied.group(1), denied.group(2)
+            role = self.target_role()
+            if what == "database":
+                return (f"{self.target.label}: role {role} may not create kitchen's schema {DEFAULT_SCHEMA!r} "
+                        f"(GRANT CREATE ON DATABASE {name} TO {role}, or create the schema for it and "
+                        f"GRANT USAGE, CREATE ON SCHEMA {DEFAULT_SCHEMA} TO {role})")
+            if what == "schema":
+                return f"{self.target.label}: role {role} may not create tables in schema {name} " \
+                       f"(GRANT USAGE, CREATE ON SCHEMA {name} TO {role})"
         if kind is ErrorKind.REFUSED:
             return f"cannot open database {self.target.label}: {first_line(driver_error(exc))}"
         return None
+
+
+def connection_options(target: Target, ours: str = "") -> str:
+    """The URL's own libpq options, then kitchen's (later ``-c`` wins), then the search path kitchen's
+    unqualified table names need: its schema alone."""
+    parts = [target.options, ours]
+    if target.schema:
+        parts.append(f"-c search_path={target.schema}")
+    return " ".join(p for p in parts if p)
 
 
 class ClockReader:
@@ -173,7 +233,8 @@ class ClockReader:
             for attempt in (1, 2):
                 try:
                     if self._conn is None or self._conn.closed:
-                        self._conn = psycopg.connect(self._target.location, autocommit=True, connect_timeout=5)
+                        self._conn = psycopg.connect(self._target.location, autocommit=True, connect_timeout=5,
+                                                     options=connection_options(self._target) or None)
                     row = self._conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
                     return float(row[0])
                 except psycopg.Error:
@@ -213,10 +274,9 @@ class ListenWaiter(ChangeWaiter):
         if self._listener is None:
             import psycopg
 
-            options = f"-c search_path={self._target.schema}" if self._target.schema else None
             try:
                 self._listener = psycopg.connect(self._target.location, autocommit=True, connect_timeout=5,
-                                                 options=options)
+                                                 options=connection_options(self._target))
                 self._listener.execute(f"LISTEN {CHANNEL}")
                 self._schema = self._listener.execute("SELECT current_schema()").fetchone()[0] or ""
             except Exception:

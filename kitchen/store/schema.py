@@ -26,6 +26,7 @@ from .dialect import Dialect
 from .store import Store
 
 MAX_BUCKETS = 4096
+KITCHEN_TABLES = ("kitchen_meta", "orders", "ovens", "buckets", "ledger", "refusals", "events", "tally")
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,10 @@ def _create(cur: Any, dialect: Dialect, buckets: int, now: float) -> None:
         return
     if existing - {"sqlite_sequence"} and not dialect.shares_database:
         raise SchemaError(f"{dialect.target.label} already holds other tables; it is not a kitchen database")
+    clash = sorted(existing & set(KITCHEN_TABLES))
+    if clash:  # an application's table of the same name: never create beside it, alter it, or write into it
+        raise SchemaError(f"{dialect.target.label}: schema {dialect.target.schema} already has a table {clash[0]!r}"
+                          " that is not kitchen's; give kitchen a schema of its own (?schema=NAME)")
     create_v1(cur, dialect.v1_tables, dialect.compile, buckets, now)
 
 

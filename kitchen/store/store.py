@@ -93,6 +93,13 @@ class Store:
         """
         self._retrying(self.db.connection, unreachable_for=OPEN_RECONNECT)
         self._retrying(lambda: self.dialect.after_connect(self.db))
+        settled = self.dialect.settle_target(self)
+        if settled is not None and settled != self.target:  # reconnect with the search path it settled on
+            self.close()
+            self.target = self.dialect.target = settled
+            self.db = self.dialect.open_database()
+            self._retrying(self.db.connection, unreachable_for=OPEN_RECONNECT)
+            self._retrying(lambda: self.dialect.after_connect(self.db))
 
     def connection(self) -> Any:
         """This thread's driver connection (for a dialect's waiter)."""
