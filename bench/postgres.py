@@ -1,9 +1,37 @@
-"""PostgreSQL rows: kitchen's drain with 1, 2 and 4 oven processes, and procrastinate doing the same work.
+"""PostgreSQL figures (issue 12): ``kitchen run`` itself, a kitchen-shaped floor in plain psycopg, and the peers,
+side by side on one server.
 
-Run: ``python3 -m uv run --group bench python -m bench.postgres [--n 4000] [--repeats 3] [--json PATH]``.
-Each run gets a fresh schema in database ``test`` (dropped afterwards). Ovens are real processes running
-kitchen's Worker loop (claim with FOR UPDATE SKIP LOCKED -> noop -> fenced complete + ledger row); the
-drain is verified: ledger rows == N and nothing left queued or cooking.
+Run: ``python3 -m uv run --group bench python -m bench.postgres [--quick] [--n N] [--repeats R] [--json PATH]``.
+Server: ``$KITCHEN_BENCH_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``); every run gets a fresh
+schema (kitchen: ``?schema=NAME`` in its URL; the others: ``search_path``), dropped afterwards.
+
+Figures (N pre-submitted no-op orders each, drained to the end and verified):
+
+1. ``kitchen run`` — the real CLI (``.venv/bin/kitchen --config EMPTY.ini run --ovens K --burst --prefetch P
+   --recipes bench.recipes_bench``; the URL reaches it in ``KITCHEN_DB``), K = 1, 2, 4 oven processes (K > 1:
+   the supervisor and its children), P = 1 and 32, at the default log level (info: one line per order, to a
+   file) and at ``--log-level warning``. Timed from spawning the process to the last completion (the ledger's
+   time stamps; same machine, same clock): "start → all done". Also the steady rate between the first and the
+   last completion (start-up excluded). Verified: ledger rows == distinct ordered ids == N, nothing queued or
+   cooking; re-cooks (claims beyond one per order, i.e. sum(attempt) - N) and refused completions counted.
+2. The floor: kitchen's schema (filled by kitchen, K ovens joined by kitchen so the ring splits the buckets)
+   and kitchen's own PostgreSQL statement text (``kitchen.store.postgres.POSTGRES_TEXT`` over
+   ``kitchen.store.sql``: claim own buckets with ``FOR UPDATE SKIP LOCKED``, else steal; fenced COMPLETE;
+   LEDGER), run by K plain-psycopg processes. One transaction = the completions of the orders in hand (+ their
+   ledger rows) + the next claim of P orders, as kitchen's oven loop does it: at P = 1, one transaction per
+   order. Not in the floor: the oven's ``cooked`` counter and the per-bucket tally kitchen also updates in that
+   transaction, heartbeats, the reaper, logging. Timed from a start signal (the processes are already connected).
+3. Peers, one worker each, as their authors intend: procrastinate (``run_worker_async(wait=False)``,
+   concurrency 1), pgqueuer (``QueueManager.run(mode=drain)``, its default batch_size 10), pq
+   (``with queue: queue.get(block=False)``, one transaction per job). Timed from the worker's start.
+4. Scale-out: M orders of a recipe that sleeps 5 ms (``bench_work``), 1 vs 4 ``kitchen run`` ovens (prefetch 1,
+   default log level): rates and their ratio (target >= 3x), both start → all done and steady.
+5. Deadlocks: ``pg_stat_database.deadlocks`` of the database read before and after each ``kitchen run``
+   (target 0). The counter is the whole database's: other users of the server count too.
+
+Every configuration runs once per round, rounds interleaved (each round in a rotated order); the table shows
+medians, min–max, and the 1-minute load average before → after (medians over the runs): on a shared machine
+absolute figures are noisy.
 """
 
 from __future__ import annotations
@@ -13,99 +41,229 @@ import json
 import multiprocessing as mp
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .common import child_env
 
 SERVER = os.environ.get("KITCHEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+SIZES = {"quick": {"n": 200, "scale_n": 100, "repeats": 2}, "default": {"n": 3000, "scale_n": 600, "repeats": 3}}
+FILL_BATCH = 1000
+WORK_MS = 5
+LEVELS = ("info", "warning")
+PREFETCHES = (1, 32)
+OVENS = (1, 2, 4)
 
 
-def _schema() -> str:
+def _kitchen_argv() -> list[str]:
+    script = Path(sys.executable).with_name("kitchen")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "kitchen"]
+
+
+def load1() -> float:
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except OSError:
+        return float("nan")
+
+
+def deadlocks() -> int:
+    import psycopg
+
+    with psycopg.connect(SERVER, autocommit=True) as c:
+        row = c.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").fetchone()
+        return int(row[0])
+
+
+@contextmanager
+def fresh_schema() -> Iterator[str]:
     import psycopg
 
     name = f"kb_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(SERVER, autocommit=True) as c:
         c.execute(f'CREATE SCHEMA "{name}"')
-    return name
+    try:
+        yield name
+    finally:
+        with psycopg.connect(SERVER, autocommit=True) as c:
+            c.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
-def _drop(name: str) -> None:
+def _kitchen_url(schema: str) -> str:
+    return f"{SERVER}{'&' if '?' in SERVER else '?'}schema={schema}"
+
+
+def _pg_options(schema: str) -> str:
+    """kitchen's own session settings for its connections (see PostgresDialect.open_database), our schema."""
+    return f"-c enable_bitmapscan=off -c search_path={schema}"
+
+
+def _orders(n: int, ms: float | None) -> list[dict[str, Any]]:
+    if ms is None:
+        return [{"recipe": "bench_noop"} for _ in range(n)]
+    return [{"recipe": "bench_work", "payload": {"ms": ms}} for _ in range(n)]
+
+
+def _fill(url: str, orders: list[dict[str, Any]]) -> Any:
+    from kitchen import Kitchen
+
+    k = Kitchen.open(url)
+    for i in range(0, len(orders), FILL_BATCH):
+        k.submit_many(orders[i:i + FILL_BATCH])
+    return k
+
+
+def _check(schema: str, n: int) -> dict[str, Any]:
+    """The drain, verified: one ledger row per order, every order done, nothing queued or cooking."""
     import psycopg
 
-    with psycopg.connect(SERVER, autocommit=True) as c:
-        c.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    with psycopg.connect(SERVER, autocommit=True, options=f"-c search_path={schema}") as c:
+        total, distinct, first, last = c.execute(
+            "SELECT count(*), count(DISTINCT order_id), min(at), max(at) FROM ledger").fetchone()
+        states = dict(c.execute("SELECT state, count(*) FROM orders GROUP BY state").fetchall())
+        attempts = int(c.execute("SELECT coalesce(sum(attempt), 0) FROM orders").fetchone()[0])
+        refused = int(c.execute("SELECT count(*) FROM refusals").fetchone()[0])
+        split = dict(c.execute("SELECT oven_name, count(*) FROM ledger GROUP BY oven_name ORDER BY 1").fetchall())
+    assert (total, distinct) == (n, n), f"ledger rows (all, distinct orders) {(total, distinct)}, expected {n}"
+    assert states.get("done", 0) == n and not states.get("queued") and not states.get("cooking"), states
+    return {"ledger_rows": int(total), "first_at": float(first), "last_at": float(last),
+            "recooks": attempts - n, "refused": refused, "per_oven": list(split.values())}
 
 
-def _oven(url: str, name: str, prefetch: int, go, done_q) -> None:
-    import logging
+# -- 1 and 4: `kitchen run` itself ---------------------------------------------------------------------------------
 
-    from kitchen import Kitchen
-    from kitchen.ovens.recipes import Menu, build_menu
-    from kitchen.ovens.worker import Worker
 
-    logging.disable(logging.WARNING)
-    k = Kitchen.open(url, prefetch=prefetch)
-    w = Worker(k, name, build_menu({}, base=Menu()), prefetch=prefetch)
-    w.start()
+def kitchen_run(n: int, ovens: int, prefetch: int, level: str, ms: float | None = None) -> dict[str, Any]:
+    """Spawn ``kitchen run --burst`` on N queued orders; time spawn -> last completion (and -> exit)."""
+    with fresh_schema() as schema, tempfile.TemporaryDirectory(prefix="kb-pg-") as tmp:
+        d = Path(tmp)
+        url = _kitchen_url(schema)
+        _fill(url, _orders(n, ms)).close()
+        ini = d / "kitchen.ini"
+        ini.write_text("[kitchen]\n")  # every setting at its default, whatever ./kitchen.ini says
+        cmd = [*_kitchen_argv(), "--config", str(ini), "run", "--ovens", str(ovens), "--burst", "--prefetch",
+               str(prefetch), "--recipes", "bench.recipes_bench", "--name", "oven"]
+        if level != "info":
+            cmd += ["--log-level", level]
+        env = child_env()
+        env["KITCHEN_DB"] = url
+        load_before, dl_before = load1(), deadlocks()
+        with (d / "ovens.log").open("w") as log:
+            t0 = time.time()
+            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=d, timeout=900)
+            t_exit = time.time()
+        if r.returncode != 0:
+            raise RuntimeError(f"kitchen run exited {r.returncode}: {(d / 'ovens.log').read_text()[-2000:]}")
+        check = _check(schema, n)
+        time.sleep(0.2)  # backends flush their statistics as they exit
+        dl_after, load_after = deadlocks(), load1()
+        with (d / "ovens.log").open() as f:
+            log_lines = sum(1 for _ in f)
+    first, last = check.pop("first_at"), check.pop("last_at")
+    return {"rate": n / (last - t0), "steady": (n - 1) / (last - first) if last > first else float("nan"),
+            "start_s": first - t0, "done_s": last - t0, "exit_s": t_exit - t0, "deadlocks": dl_after - dl_before,
+            "load": (load_before, load_after), "log_lines": log_lines, **check}
+
+
+# -- 2: the floor ----------------------------------------------------------------------------------------------------
+
+
+def _floor_statements() -> Any:
+    """kitchen's PostgreSQL statements, as its store compiles them (POSTGRES_TEXT over the shared text)."""
+    from kitchen.store.dialect import named_to_pyformat
+    from kitchen.store.postgres import POSTGRES_TEXT
+    from kitchen.store.sql import Statements
+
+    return Statements.build(named_to_pyformat, POSTGRES_TEXT)
+
+
+def _noop(_payload: Any) -> None:
+    return None
+
+
+def _floor_proc(schema: str, oven: int, name: str, prefetch: int, lease: float, ready, go, out) -> None:
+    import psycopg
+
+    st = _floor_statements()
+    con = psycopg.connect(SERVER, options=_pg_options(schema))
+    cur = con.cursor()
+    ready.put(name)
     go.wait()
+    in_hand: list[tuple] = []
+    done = 0
     while True:
-        if w.tick() == "idle":
-            if w.queue_empty():
-                break
-            time.sleep(0.002)
-    done_q.put((name, w.cooked))
-    k.close()
+        now = time.time()
+        for row in in_hand:  # ORDER_COLUMNS: id, recipe, customer, payload, priority, bucket, attempt, fence, key
+            params = {"now": now, "result": None, "id": row[0], "oven": oven, "fence": row[7], "name": name}
+            cur.execute(st.complete, params)
+            if cur.rowcount == 1:
+                cur.execute(st.ledger, params)
+                done += 1
+        claim = {"oven": oven, "lease_until": now + lease, "now": now, "limit": prefetch}
+        cur.execute(st.claim, claim)
+        rows = cur.fetchall()
+        if not rows:
+            cur.execute(st.steal, claim)
+            rows = [r[:-1] for r in cur.fetchall()]
+        con.commit()
+        if not rows:
+            break
+        for row in rows:
+            _noop(row[3])
+        in_hand = rows
+    t_done = time.perf_counter()
+    con.close()
+    out.put((name, done, t_done))
 
 
-def _ledger_rows(cur) -> tuple[int, int]:
-    cur.execute("SELECT count(*), count(DISTINCT order_id) FROM ledger")
-    total, distinct = cur.fetchone()
-    return int(total), int(distinct)
-
-
-def kitchen_drain(n: int, ovens: int, prefetch: int) -> tuple[float, list[int]]:
-    from kitchen import Kitchen
-
-    schema = _schema()
-    url = f"{SERVER}?schema={schema}"
-    try:
-        k = Kitchen.open(url)
-        for i in range(0, n, 1000):
-            k.submit_many([{"recipe": "noop", "customer": f"c{j}"} for j in range(i, min(n, i + 1000))])
-        ctx = mp.get_context("spawn")
-        go, done_q = ctx.Event(), ctx.Queue()
-        procs = [ctx.Process(target=_oven, args=(url, f"o{i}", prefetch, go, done_q)) for i in range(ovens)]
-        for p in procs:
-            p.start()
-        deadline = time.monotonic() + 60
-        while len([o for o in k.status().ovens if o.state == "alive"]) < ovens:
-            if time.monotonic() > deadline:
-                raise RuntimeError("ovens did not start")
-            time.sleep(0.05)
-        start = time.perf_counter()
-        go.set()
-        per_oven = [done_q.get(timeout=300)[1] for _ in procs]
-        elapsed = time.perf_counter() - start
-        for p in procs:
-            p.join(timeout=30)
-        s = k.status()
-        assert s.ledger.completions == n and s.orders.queued == 0 and s.orders.cooking == 0, s
-        rows = k.store.read(_ledger_rows)
-        assert rows == (n, n), f"ledger rows (all, distinct orders) {rows}, expected {n}"
+def floor_drain(n: int, procs: int, prefetch: int) -> dict[str, Any]:
+    with fresh_schema() as schema:
+        k = _fill(_kitchen_url(schema), _orders(n, None))
+        ovens = [k.join(f"floor-{i}").id for i in range(1, procs + 1)]  # the ring splits the buckets
+        lease = k.settings.lease
         k.close()
-        return n / elapsed, per_oven
-    finally:
-        _drop(schema)
+        # fork where there is one: the floor processes start without importing everything again (the parent
+        # holds no open connection here); the timing starts only once they are all connected anyway.
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        ready, go, out = ctx.Queue(), ctx.Event(), ctx.Queue()
+        ps = [ctx.Process(target=_floor_proc, args=(schema, oven, f"floor-{i}", prefetch, lease, ready, go, out))
+              for i, oven in enumerate(ovens, 1)]
+        for p in ps:
+            p.start()
+        for _ in ps:
+            ready.get(timeout=120)
+        load_before = load1()
+        t0 = time.perf_counter()
+        go.set()
+        results = [out.get(timeout=600) for _ in ps]
+        elapsed = max(r[2] for r in results) - t0
+        for p in ps:
+            p.join(timeout=30)
+        load_after = load1()
+        check = _check(schema, n)
+    assert sum(r[1] for r in results) == n, results
+    check.pop("first_at"), check.pop("last_at")
+    return {"rate": n / elapsed, "seconds": elapsed, "load": (load_before, load_after), **check}
 
 
-def procrastinate_drain(n: int, concurrency: int) -> float:
+# -- 3: peers --------------------------------------------------------------------------------------------------------
+
+
+def procrastinate_drain(n: int) -> dict[str, Any]:
     import asyncio
 
     import procrastinate
 
-    schema = _schema()
-    try:
-        conninfo = f"{SERVER}?options=-csearch_path%3D{schema}"
+    with fresh_schema() as schema:
+        conninfo = f"{SERVER}{'&' if '?' in SERVER else '?'}options=-csearch_path%3D{schema}"
         app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
         counter = {"n": 0}
 
@@ -113,53 +271,256 @@ def procrastinate_drain(n: int, concurrency: int) -> float:
         def noop() -> None:
             counter["n"] += 1
 
-        async def main() -> float:
+        async def main() -> tuple[float, tuple[float, float]]:
             async with app.open_async():
                 await app.schema_manager.apply_schema_async()
                 for i in range(0, n, 500):
                     await asyncio.gather(*(noop.defer_async() for _ in range(i, min(n, i + 500))))
+                load_before = load1()
                 start = time.perf_counter()
-                await app.run_worker_async(wait=False, concurrency=concurrency, install_signal_handlers=False,
+                await app.run_worker_async(wait=False, concurrency=1, install_signal_handlers=False,
                                            delete_jobs="never")
-                return time.perf_counter() - start
+                return time.perf_counter() - start, (load_before, load1())
 
-        elapsed = asyncio.run(main())
-        assert counter["n"] == n, counter
-        return n / elapsed
-    finally:
-        _drop(schema)
+        elapsed, load = asyncio.run(main())
+    assert counter["n"] == n, counter
+    return {"rate": n / elapsed, "seconds": elapsed, "load": load}
+
+
+def pgqueuer_drain(n: int) -> dict[str, Any]:
+    import asyncio
+
+    import psycopg
+    from pgqueuer import PsycopgDriver, Queries, QueueManager
+    from pgqueuer.types import QueueExecutionMode
+
+    with fresh_schema() as schema:
+        counter = {"n": 0}
+
+        async def main() -> tuple[float, tuple[float, float], int]:
+            conn = await psycopg.AsyncConnection.connect(SERVER, autocommit=True, options=f"-c search_path={schema}")
+            queries = Queries(PsycopgDriver(conn))
+            await queries.install()
+            for i in range(0, n, 1000):
+                k = min(n, i + 1000) - i
+                await queries.enqueue(["noop"] * k, [None] * k, [0] * k)
+            qm = QueueManager(queries)
+
+            @qm.entrypoint("noop")
+            async def noop(job: Any) -> None:
+                counter["n"] += 1
+
+            load_before = load1()
+            start = time.perf_counter()
+            await qm.run(mode=QueueExecutionMode.drain)
+            elapsed = time.perf_counter() - start
+            load = (load_before, load1())
+            cur = await conn.execute("SELECT count(*) FROM pgqueuer")
+            left = int((await cur.fetchone())[0])
+            await conn.close()
+            return elapsed, load, left
+
+        elapsed, load, left = asyncio.run(main())
+    assert counter["n"] == n and left == 0, (counter, left)
+    return {"rate": n / elapsed, "seconds": elapsed, "load": load}
+
+
+def pq_drain(n: int) -> dict[str, Any]:
+    import psycopg2
+    from pq import PQ
+
+    with fresh_schema() as schema:
+        conn = psycopg2.connect(SERVER, options=f"-c search_path={schema}")
+        manager = PQ(conn)
+        manager.create()
+        queue = manager["bench"]
+        for i in range(0, n, 500):
+            with queue:  # one transaction per 500 puts (pq's own savepoint per put)
+                for j in range(i, min(n, i + 500)):
+                    queue.put({"i": j})
+        got = 0
+        load_before = load1()
+        start = time.perf_counter()
+        while True:
+            with queue:  # the job is taken in the transaction that processes it (pq's transactional use)
+                job = queue.get(block=False)
+                if job is None:
+                    break
+                _noop(job.data)
+                got += 1
+        elapsed = time.perf_counter() - start
+        load = (load_before, load1())
+        left = len(queue)
+        conn.close()
+    assert got == n and left == 0, (got, left)
+    return {"rate": n / elapsed, "seconds": elapsed, "load": load}
+
+
+PEERS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+    "procrastinate": ("procrastinate", procrastinate_drain),
+    "pgqueuer": ("pgqueuer", pgqueuer_drain),
+    "pq": ("pq", pq_drain),
+}
+
+
+def _installed(module: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(module) is not None
+
+
+# -- the harness ---------------------------------------------------------------------------------------------------
+
+
+def plan(n: int, scale_n: int, peers: list[str]) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
+    """Every configuration of one round: (key, thunk)."""
+    jobs: list[tuple[str, Callable[[], dict[str, Any]]]] = []
+    for level in LEVELS:
+        for pf in PREFETCHES:
+            for ov in OVENS:
+                jobs.append((f"run/{ov}/{pf}/{level}", lambda ov=ov, pf=pf, level=level: kitchen_run(n, ov, pf, level)))
+    for pf in PREFETCHES:
+        for ov in OVENS:
+            jobs.append((f"floor/{ov}/{pf}", lambda ov=ov, pf=pf: floor_drain(n, ov, pf)))
+    for name in peers:
+        jobs.append((f"peer/{name}", lambda fn=PEERS[name][1]: fn(n)))
+    for ov in (1, 4):
+        jobs.append((f"scale/{ov}", lambda ov=ov: kitchen_run(scale_n, ov, 1, "info", ms=WORK_MS)))
+    return jobs
+
+
+def _med(xs: list[float]) -> float:
+    xs = [x for x in xs if x == x]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]], n: int, scale_n: int, peers: list[str]) -> list[dict[str, Any]]:
+    runs = dict(runs)  # start/K groups are added below
+    rows: list[dict[str, Any]] = []
+
+    def floor_of(ov: int, pf: int) -> float:
+        return _med([r["rate"] for r in runs.get(f"floor/{ov}/{pf}", [])])
+
+    def add(figure: str, key: str, field: str, unit: str, floor: float | None = None,
+            values: list[float] | None = None) -> dict[str, Any]:
+        got = runs.get(key, [])
+        vals = values if values is not None else [r[field] for r in got]
+        med = _med(vals)
+        row = {"figure": figure, "value": med, "unit": unit, "min": min(vals) if vals else None,
+               "max": max(vals) if vals else None, "runs": vals,
+               "ratio_vs_floor": med / floor if floor else None,
+               "load_before": _med([r["load"][0] for r in got]), "load_after": _med([r["load"][1] for r in got])}
+        rows.append(row)
+        return row
+
+    for ov in OVENS:
+        for pf in PREFETCHES:
+            add(f"floor: plain psycopg, kitchen's SQL, {ov} proc, prefetch {pf}", f"floor/{ov}/{pf}", "rate",
+                "orders/s", floor_of(ov, pf))
+    for level in LEVELS:
+        for ov in OVENS:
+            for pf in PREFETCHES:
+                key, what = f"run/{ov}/{pf}/{level}", f"kitchen run --ovens {ov} --prefetch {pf}, log {level}"
+                add(f"{what}: start -> all done", key, "rate", "orders/s", floor_of(ov, pf))
+                add(f"{what}: steady (1st -> last completion)", key, "steady", "orders/s", floor_of(ov, pf))
+    for ov in OVENS:
+        keys = [f"run/{ov}/{pf}/{lv}" for pf in PREFETCHES for lv in LEVELS]
+        got = [r for k in keys for r in runs.get(k, [])]
+        runs[f"start/{ov}"] = got
+        add(f"kitchen run --ovens {ov}: spawn -> first completion (all prefetch/log runs)", f"start/{ov}",
+            "start_s", "s")
+    for name in peers:
+        add(f"peer: {PEERS[name][0]}, 1 worker", f"peer/{name}", "rate", "orders/s", floor_of(1, 1))
+    scale = {}
+    for ov in (1, 4):
+        scale[ov] = (add(f"scale: {scale_n} x {WORK_MS} ms recipe, kitchen run --ovens {ov}: start -> all done",
+                         f"scale/{ov}", "rate", "orders/s"),
+                     add(f"scale: {scale_n} x {WORK_MS} ms recipe, kitchen run --ovens {ov}: steady",
+                         f"scale/{ov}", "steady", "orders/s"))
+    for i, what in enumerate(("start -> all done", "steady")):
+        one, four = scale[1][i]["value"], scale[4][i]["value"]
+        per_round = [b[f] / a[f] for a, b in zip(runs.get("scale/1", []), runs.get("scale/4", []))
+                     for f in (("rate", "steady")[i],)]
+        rows.append({"figure": f"scale-out 4 vs 1 ovens ({what}), target >= 3", "value": four / one, "unit": "x",
+                     "runs": per_round, "min": min(per_round, default=None), "max": max(per_round, default=None),
+                     "ratio_vs_floor": None, "load_before": None, "load_after": None})
+    kitchen_runs = [r for k, v in runs.items() if k.startswith(("run/", "scale/")) for r in v]
+    total = [sum(r["deadlocks"] for r in kitchen_runs)]
+    rows.append({"figure": f"deadlocks during {len(kitchen_runs)} kitchen runs (pg_stat_database delta), target 0",
+                 "value": total[0], "unit": "deadlocks", "runs": [r["deadlocks"] for r in kitchen_runs],
+                 "min": None, "max": None, "ratio_vs_floor": None, "load_before": None, "load_after": None})
+    rows.append({"figure": "re-cooks (claims beyond one per order) / refused completions, all kitchen runs",
+                 "value": sum(r["recooks"] for r in kitchen_runs), "unit": "orders",
+                 "refused": sum(r["refused"] for r in kitchen_runs), "runs": [r["recooks"] for r in kitchen_runs],
+                 "min": None, "max": None, "ratio_vs_floor": None, "load_before": None, "load_after": None})
+    return rows
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "-"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print("| figure | value | unit | ratio vs floor | min–max | load1 before → after |")
+    print("|---|---:|---|---:|---:|---:|")
+    for r in rows:
+        ratio = f"{r['ratio_vs_floor']:.2f}" if r.get("ratio_vs_floor") else "-"
+        spread = f"{_fmt(r['min'])}–{_fmt(r['max'])}" if r.get("min") is not None else "-"
+        load = f"{r['load_before']:.2f} → {r['load_after']:.2f}" if r.get("load_before") is not None else "-"
+        value = _fmt(r["value"])
+        if "refused" in r:
+            value += f" / {r['refused']}"
+        print(f"| {r['figure']} | {value} | {r['unit']} | {ratio} | {spread} | {load} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.postgres")
-    ap.add_argument("--n", type=int, default=4000)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--json", metavar="PATH")
+    ap = argparse.ArgumentParser(prog="python -m bench.postgres", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help=f"small sizes, under ~3 minutes ({SIZES['quick']})")
+    ap.add_argument("--n", type=int, help=f"orders per drain (default {SIZES['default']['n']})")
+    ap.add_argument("--scale-n", type=int, help=f"orders of the {WORK_MS} ms recipe per scale-out run")
+    ap.add_argument("--repeats", type=int, help="interleaved rounds (default 3)")
+    ap.add_argument("--only", help="comma-separated key prefixes to run (run/, floor/, peer/, scale/), for trials")
+    ap.add_argument("--json", metavar="PATH", help="write every run and the table here")
     args = ap.parse_args(argv)
-    rows = []
-
-    def record(label: str, runs: list[float], extra: str = "") -> None:
-        med = statistics.median(runs)
-        rows.append({"system": label, "median": med, "min": min(runs), "max": max(runs), "runs": runs})
-        print(f"| {label} | {med:,.0f} | {min(runs):,.0f}–{max(runs):,.0f} | {extra} |", flush=True)
-
-    print(f"PostgreSQL drain, N={args.n}, {args.repeats} runs, orders/s (median, min–max)")
-    print("| system | median | min–max | per-oven split |\n|---|---:|---:|---|")
-    for prefetch in (1, 32):
-        for ovens in (1, 2, 4):
-            runs, splits = [], []
-            for _ in range(args.repeats):
-                rate, split = kitchen_drain(args.n, ovens, prefetch)
-                runs.append(rate)
-                splits.append(split)
-            record(f"kitchen, {ovens} oven process(es), prefetch {prefetch}", runs,
-                   "/".join(str(x) for x in sorted(splits[-1])))
-    for conc in (1, 4):
-        record(f"procrastinate worker, concurrency {conc}",
-               [procrastinate_drain(args.n, conc) for _ in range(args.repeats)])
+    size = dict(SIZES["quick" if args.quick else "default"])
+    for k in ("n", "scale_n", "repeats"):
+        if getattr(args, k) is not None:
+            size[k] = getattr(args, k)
+    n, scale_n, repeats = size["n"], size["scale_n"], size["repeats"]
+    peers = [name for name in PEERS if _installed(name)]
+    skipped = [name for name in PEERS if name not in peers]
+    jobs = plan(n, scale_n, peers)
+    if args.only:
+        jobs = [j for j in jobs if j[0].startswith(tuple(args.only.split(",")))]
+    started, load_start, dl_start = time.time(), load1(), deadlocks()
+    print(f"PostgreSQL ({SERVER.rsplit('@', 1)[-1]}), N={n:,} no-op orders, scale-out {scale_n:,} x {WORK_MS} ms, "
+          f"{repeats} interleaved rounds of {len(jobs)} runs; {os.cpu_count()} CPUs, load1 at start {load_start:.2f}"
+          + (f"; not installed, skipped: {', '.join(skipped)}" if skipped else ""), flush=True)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for rnd in range(repeats):
+        shift = (rnd * len(jobs)) // max(1, repeats)
+        for key, thunk in jobs[shift:] + jobs[:shift]:
+            t = time.perf_counter()
+            out = thunk()
+            runs.setdefault(key, []).append(out)
+            print(f"  round {rnd + 1}: {key}: {out['rate']:,.0f}/s, load1 {out['load'][0]:.2f} → "
+                  f"{out['load'][1]:.2f} ({time.perf_counter() - t:.1f}s)", file=sys.stderr, flush=True)
+    rows = summarise(runs, n, scale_n, peers)
+    elapsed, load_end, dl_end = time.time() - started, load1(), deadlocks()
+    print()
+    print_table(rows)
+    print(f"\nmedians of {repeats} rounds; {elapsed:.0f} s in all; load1 {load_start:.2f} at start, {load_end:.2f} "
+          f"at end; deadlocks in database over the whole bench (any user): {dl_end - dl_start}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+            json.dump({"server": SERVER.rsplit("@", 1)[-1], "n": n, "scale_n": scale_n, "repeats": repeats,
+                       "cpus": os.cpu_count(), "seconds": elapsed, "load1_start": load_start, "load1_end": load_end,
+                       "deadlocks_whole_bench": dl_end - dl_start, "skipped": skipped, "table": rows,
+                       "runs": runs}, f, indent=2)
     return 0
 
 

@@ -5,6 +5,7 @@
   (``payload["t"]``); the parent reads the results back from the orders table.
 - ``bench_hold``: holds the oven (cooperative wait) so a SIGKILL lands mid-order.
 - ``bench_work``: a recipe that takes ``payload["ms"]`` milliseconds (sleeping, like I/O), for oven scaling.
+- ``bench_noop``: does nothing (the drain figures of ``bench.postgres``).
 """
 
 from __future__ import annotations
@@ -29,3 +30,8 @@ def bench_hold(ctx):
 @recipe("bench_work")
 def bench_work(ctx):
     time.sleep(float(ctx.payload.get("ms", 1)) / 1000)
+
+
+@recipe("bench_noop")
+def bench_noop(ctx):
+    return None
