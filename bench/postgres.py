@@ -12,8 +12,10 @@ Figures (N pre-submitted no-op orders each, drained to the end and verified):
    the supervisor and its children), P = 1 and 32, at the default log level (info: one line per order, to a
    file) and at ``--log-level warning``. Timed from spawning the process to the last completion (the ledger's
    time stamps; same machine, same clock): "start → all done". Also the steady rate between the first and the
-   last completion (start-up excluded). Verified: ledger rows == distinct ordered ids == N, nothing queued or
-   cooking; re-cooks (claims beyond one per order, i.e. sum(attempt) - N) and refused completions counted.
+   last completion (start-up excluded) and, for K > 1, the rate once all K ovens had completed an order (the
+   children start one after another: at small N the first oven drains much of the queue alone). Verified:
+   ledger rows == distinct ordered ids == N, nothing queued or cooking; re-cooks (claims beyond one per
+   order, i.e. sum(attempt) - N) and refused completions counted.
 2. The floor: kitchen's schema (filled by kitchen, K ovens joined by kitchen so the ring splits the buckets)
    and kitchen's own PostgreSQL statement text (``kitchen.store.postgres.POSTGRES_TEXT`` over
    ``kitchen.store.sql``: claim own buckets with ``FOR UPDATE SKIP LOCKED``, else steal; fenced COMPLETE;
@@ -22,10 +24,13 @@ Figures (N pre-submitted no-op orders each, drained to the end and verified):
    order. Not in the floor: the oven's ``cooked`` counter and the per-bucket tally kitchen also updates in that
    transaction, heartbeats, the reaper, logging. Timed from a start signal (the processes are already connected).
 3. Peers, one worker each, as their authors intend: procrastinate (``run_worker_async(wait=False)``,
-   concurrency 1), pgqueuer (``QueueManager.run(mode=drain)``, its default batch_size 10), pq
-   (``with queue: queue.get(block=False)``, one transaction per job). Timed from the worker's start.
-4. Scale-out: M orders of a recipe that sleeps 5 ms (``bench_work``), 1 vs 4 ``kitchen run`` ovens (prefetch 1,
-   default log level): rates and their ratio (target >= 3x), both start → all done and steady.
+   concurrency 1), pgqueuer (``QueueManager.run(mode=drain)``, its default batch_size 10, its status log
+   buffered), pq (``with queue: queue.get(block=False)``, one transaction per job; pq keeps no completion
+   record, no fence). Timed from the worker's start to the last job's handler returning (the worker's own
+   return, later for pgqueuer by a few seconds, is in the JSON as exit_s).
+4. Scale-out: ``kitchen run --ovens K`` (K = 1, 4; prefetch 1, default log level) started on an empty queue
+   and waited for until all K are alive, then M orders of a recipe that sleeps 5 ms (``bench_work``) submitted
+   in one call: rate from the submit to the last completion, and the ratio 4 vs 1 (target >= 3x). Then SIGTERM.
 5. Deadlocks: ``pg_stat_database.deadlocks`` of the database read before and after each ``kitchen run``
    (target 0). The counter is the whole database's: other users of the server count too.
 
@@ -54,7 +59,7 @@ from typing import Any
 from .common import child_env
 
 SERVER = os.environ.get("KITCHEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
-SIZES = {"quick": {"n": 200, "scale_n": 100, "repeats": 2}, "default": {"n": 3000, "scale_n": 600, "repeats": 3}}
+SIZES = {"quick": {"n": 200, "scale_n": 200, "repeats": 2}, "default": {"n": 2500, "scale_n": 600, "repeats": 3}}
 FILL_BATCH = 1000
 WORK_MS = 5
 LEVELS = ("info", "warning")
@@ -141,36 +146,109 @@ def _check(schema: str, n: int) -> dict[str, Any]:
 # -- 1 and 4: `kitchen run` itself ---------------------------------------------------------------------------------
 
 
-def kitchen_run(n: int, ovens: int, prefetch: int, level: str, ms: float | None = None) -> dict[str, Any]:
+def _run_cmd(ini: Path, ovens: int, prefetch: int, level: str, burst: bool) -> list[str]:
+    cmd = [*_kitchen_argv(), "--config", str(ini), "run", "--ovens", str(ovens), "--prefetch", str(prefetch),
+           "--recipes", "bench.recipes_bench", "--name", "oven"]
+    cmd += ["--burst"] if burst else []
+    return cmd + (["--log-level", level] if level != "info" else [])
+
+
+def _all_cooking_rate(schema: str, n: int) -> float:
+    """Completions per second from the moment every oven had completed its first order to the last completion
+    (start-up staggering excluded); nan when fewer than a tenth of the orders fall in that window."""
+    import psycopg
+
+    with psycopg.connect(SERVER, autocommit=True, options=f"-c search_path={schema}") as c:
+        row = c.execute("WITH firsts AS (SELECT max(f) AS t FROM (SELECT min(at) AS f FROM ledger GROUP BY oven_name)"
+                        " AS x) SELECT count(*), min(at), max(at) FROM ledger, firsts WHERE at >= firsts.t").fetchone()
+    count, first, last = int(row[0]), row[1], row[2]
+    if count < max(2, n // 10) or last <= first:
+        return float("nan")
+    return (count - 1) / (float(last) - float(first))
+
+
+def kitchen_run(n: int, ovens: int, prefetch: int, level: str) -> dict[str, Any]:
     """Spawn ``kitchen run --burst`` on N queued orders; time spawn -> last completion (and -> exit)."""
     with fresh_schema() as schema, tempfile.TemporaryDirectory(prefix="kb-pg-") as tmp:
         d = Path(tmp)
         url = _kitchen_url(schema)
-        _fill(url, _orders(n, ms)).close()
+        _fill(url, _orders(n, None)).close()
         ini = d / "kitchen.ini"
         ini.write_text("[kitchen]\n")  # every setting at its default, whatever ./kitchen.ini says
-        cmd = [*_kitchen_argv(), "--config", str(ini), "run", "--ovens", str(ovens), "--burst", "--prefetch",
-               str(prefetch), "--recipes", "bench.recipes_bench", "--name", "oven"]
-        if level != "info":
-            cmd += ["--log-level", level]
         env = child_env()
         env["KITCHEN_DB"] = url
         load_before, dl_before = load1(), deadlocks()
         with (d / "ovens.log").open("w") as log:
             t0 = time.time()
-            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=d, timeout=900)
+            r = subprocess.run(_run_cmd(ini, ovens, prefetch, level, burst=True), stdin=subprocess.DEVNULL,
+                               stdout=log, stderr=log, env=env, cwd=d, timeout=900)
             t_exit = time.time()
         if r.returncode != 0:
             raise RuntimeError(f"kitchen run exited {r.returncode}: {(d / 'ovens.log').read_text()[-2000:]}")
         check = _check(schema, n)
+        all_cooking = _all_cooking_rate(schema, n)
         time.sleep(0.2)  # backends flush their statistics as they exit
         dl_after, load_after = deadlocks(), load1()
         with (d / "ovens.log").open() as f:
             log_lines = sum(1 for _ in f)
     first, last = check.pop("first_at"), check.pop("last_at")
     return {"rate": n / (last - t0), "steady": (n - 1) / (last - first) if last > first else float("nan"),
-            "start_s": first - t0, "done_s": last - t0, "exit_s": t_exit - t0, "deadlocks": dl_after - dl_before,
-            "load": (load_before, load_after), "log_lines": log_lines, **check}
+            "all_cooking": all_cooking, "start_s": first - t0, "done_s": last - t0, "exit_s": t_exit - t0,
+            "deadlocks": dl_after - dl_before, "load": (load_before, load_after), "log_lines": log_lines, **check}
+
+
+def kitchen_scale(m: int, ovens: int) -> dict[str, Any]:
+    """Scale-out: ``kitchen run --ovens K`` (prefetch 1, default log level) already up and idle, then M orders of
+    a 5 ms recipe submitted in one call; time submit -> last completion. Then SIGTERM (drain, leave, exit 0)."""
+    import signal
+
+    import psycopg
+
+    with fresh_schema() as schema, tempfile.TemporaryDirectory(prefix="kb-pg-") as tmp:
+        d = Path(tmp)
+        url = _kitchen_url(schema)
+        k = _fill(url, [])
+        ini = d / "kitchen.ini"
+        ini.write_text("[kitchen]\n")
+        env = child_env()
+        env["KITCHEN_DB"] = url
+        log = (d / "ovens.log").open("w")
+        proc = subprocess.Popen(_run_cmd(ini, ovens, 1, "info", burst=False), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=log, env=env, cwd=d, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 180
+            while len([o for o in k.status().ovens if o.state == "alive"]) < ovens:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"ovens did not start: {(d / 'ovens.log').read_text()[-2000:]}")
+                time.sleep(0.1)
+            time.sleep(0.5)  # the ring settles (every join moves buckets)
+            orders = _orders(m, WORK_MS)
+            load_before, dl_before = load1(), deadlocks()
+            t0 = time.time()
+            for i in range(0, m, FILL_BATCH):
+                k.submit_many(orders[i:i + FILL_BATCH])
+            with psycopg.connect(SERVER, autocommit=True, options=f"-c search_path={schema}") as c:
+                while int(c.execute("SELECT count(*) FROM ledger").fetchone()[0]) < m:
+                    if time.monotonic() > deadline + 600 or proc.poll() is not None:
+                        raise RuntimeError(f"scale-out run stalled: {(d / 'ovens.log').read_text()[-2000:]}")
+                    time.sleep(0.05)
+            load_after = load1()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            log.close()
+            k.close()
+        check = _check(schema, m)
+        time.sleep(0.2)
+        dl_after = deadlocks()
+    first, last = check.pop("first_at"), check.pop("last_at")
+    return {"rate": m / (last - t0), "steady": (m - 1) / (last - first) if last > first else float("nan"),
+            "deadlocks": dl_after - dl_before, "load": (load_before, load_after), **check}
 
 
 # -- 2: the floor ----------------------------------------------------------------------------------------------------
@@ -265,11 +343,12 @@ def procrastinate_drain(n: int) -> dict[str, Any]:
     with fresh_schema() as schema:
         conninfo = f"{SERVER}{'&' if '?' in SERVER else '?'}options=-csearch_path%3D{schema}"
         app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
-        counter = {"n": 0}
+        counter = {"n": 0, "last": 0.0}
 
         @app.task(name="noop")
         def noop() -> None:
             counter["n"] += 1
+            counter["last"] = time.perf_counter()
 
         async def main() -> tuple[float, tuple[float, float]]:
             async with app.open_async():
@@ -280,11 +359,12 @@ def procrastinate_drain(n: int) -> dict[str, Any]:
                 start = time.perf_counter()
                 await app.run_worker_async(wait=False, concurrency=1, install_signal_handlers=False,
                                            delete_jobs="never")
-                return time.perf_counter() - start, (load_before, load1())
+                return start, time.perf_counter(), (load_before, load1())
 
-        elapsed, load = asyncio.run(main())
+        start, end, load = asyncio.run(main())
     assert counter["n"] == n, counter
-    return {"rate": n / elapsed, "seconds": elapsed, "load": load}
+    return {"rate": n / (counter["last"] - start), "seconds": counter["last"] - start, "exit_s": end - start,
+            "load": load}
 
 
 def pgqueuer_drain(n: int) -> dict[str, Any]:
@@ -295,9 +375,9 @@ def pgqueuer_drain(n: int) -> dict[str, Any]:
     from pgqueuer.types import QueueExecutionMode
 
     with fresh_schema() as schema:
-        counter = {"n": 0}
+        counter = {"n": 0, "last": 0.0}
 
-        async def main() -> tuple[float, tuple[float, float], int]:
+        async def main() -> tuple[float, float, tuple[float, float], int]:
             conn = await psycopg.AsyncConnection.connect(SERVER, autocommit=True, options=f"-c search_path={schema}")
             queries = Queries(PsycopgDriver(conn))
             await queries.install()
@@ -309,20 +389,22 @@ def pgqueuer_drain(n: int) -> dict[str, Any]:
             @qm.entrypoint("noop")
             async def noop(job: Any) -> None:
                 counter["n"] += 1
+                counter["last"] = time.perf_counter()
 
             load_before = load1()
             start = time.perf_counter()
             await qm.run(mode=QueueExecutionMode.drain)
-            elapsed = time.perf_counter() - start
+            end = time.perf_counter()
             load = (load_before, load1())
             cur = await conn.execute("SELECT count(*) FROM pgqueuer")
             left = int((await cur.fetchone())[0])
             await conn.close()
-            return elapsed, load, left
+            return start, end, load, left
 
-        elapsed, load, left = asyncio.run(main())
+        start, end, load, left = asyncio.run(main())
     assert counter["n"] == n and left == 0, (counter, left)
-    return {"rate": n / elapsed, "seconds": elapsed, "load": load}
+    return {"rate": n / (counter["last"] - start), "seconds": counter["last"] - start, "exit_s": end - start,
+            "load": load}
 
 
 def pq_drain(n: int) -> dict[str, Any]:
@@ -385,7 +467,7 @@ def plan(n: int, scale_n: int, peers: list[str]) -> list[tuple[str, Callable[[],
     for name in peers:
         jobs.append((f"peer/{name}", lambda fn=PEERS[name][1]: fn(n)))
     for ov in (1, 4):
-        jobs.append((f"scale/{ov}", lambda ov=ov: kitchen_run(scale_n, ov, 1, "info", ms=WORK_MS)))
+        jobs.append((f"scale/{ov}", lambda ov=ov: kitchen_scale(scale_n, ov)))
     return jobs
 
 
@@ -423,6 +505,8 @@ def summarise(runs: dict[str, list[dict[str, Any]]], n: int, scale_n: int, peers
                 key, what = f"run/{ov}/{pf}/{level}", f"kitchen run --ovens {ov} --prefetch {pf}, log {level}"
                 add(f"{what}: start -> all done", key, "rate", "orders/s", floor_of(ov, pf))
                 add(f"{what}: steady (1st -> last completion)", key, "steady", "orders/s", floor_of(ov, pf))
+                if ov > 1:
+                    add(f"{what}: all {ov} ovens cooking", key, "all_cooking", "orders/s", floor_of(ov, pf))
     for ov in OVENS:
         keys = [f"run/{ov}/{pf}/{lv}" for pf in PREFETCHES for lv in LEVELS]
         got = [r for k in keys for r in runs.get(k, [])]
@@ -433,11 +517,10 @@ def summarise(runs: dict[str, list[dict[str, Any]]], n: int, scale_n: int, peers
         add(f"peer: {PEERS[name][0]}, 1 worker", f"peer/{name}", "rate", "orders/s", floor_of(1, 1))
     scale = {}
     for ov in (1, 4):
-        scale[ov] = (add(f"scale: {scale_n} x {WORK_MS} ms recipe, kitchen run --ovens {ov}: start -> all done",
-                         f"scale/{ov}", "rate", "orders/s"),
-                     add(f"scale: {scale_n} x {WORK_MS} ms recipe, kitchen run --ovens {ov}: steady",
-                         f"scale/{ov}", "steady", "orders/s"))
-    for i, what in enumerate(("start -> all done", "steady")):
+        what = f"scale: {scale_n} x {WORK_MS} ms recipe to idle kitchen run --ovens {ov}"
+        scale[ov] = (add(f"{what}: submit -> all done", f"scale/{ov}", "rate", "orders/s"),
+                     add(f"{what}: 1st -> last completion", f"scale/{ov}", "steady", "orders/s"))
+    for i, what in enumerate(("submit -> all done", "1st -> last completion")):
         one, four = scale[1][i]["value"], scale[4][i]["value"]
         per_round = [b[f] / a[f] for a, b in zip(runs.get("scale/1", []), runs.get("scale/4", []))
                      for f in (("rate", "steady")[i],)]
