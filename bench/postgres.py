@@ -72,6 +72,14 @@ def _kitchen_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "kitchen"]
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's waited-for children and their waited-for children."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def load1() -> float:
     try:
         with open("/proc/loadavg") as f:
@@ -177,12 +185,13 @@ def kitchen_run(n: int, ovens: int, prefetch: int, level: str) -> dict[str, Any]
         ini.write_text("[kitchen]\n")  # every setting at its default, whatever ./kitchen.ini says
         env = child_env()
         env["KITCHEN_DB"] = url
-        load_before, dl_before = load1(), deadlocks()
+        load_before, dl_before, cpu_before = load1(), deadlocks(), children_cpu()
         with (d / "ovens.log").open("w") as log:
             t0 = time.time()
             r = subprocess.run(_run_cmd(ini, ovens, prefetch, level, burst=True), stdin=subprocess.DEVNULL,
                                stdout=log, stderr=log, env=env, cwd=d, timeout=900)
             t_exit = time.time()
+        cpu = children_cpu() - cpu_before
         if r.returncode != 0:
             raise RuntimeError(f"kitchen run exited {r.returncode}: {(d / 'ovens.log').read_text()[-2000:]}")
         check = _check(schema, n)
@@ -194,7 +203,8 @@ def kitchen_run(n: int, ovens: int, prefetch: int, level: str) -> dict[str, Any]
     first, last = check.pop("first_at"), check.pop("last_at")
     return {"rate": n / (last - t0), "steady": (n - 1) / (last - first) if last > first else float("nan"),
             "all_cooking": all_cooking, "start_s": first - t0, "done_s": last - t0, "exit_s": t_exit - t0,
-            "deadlocks": dl_after - dl_before, "load": (load_before, load_after), "log_lines": log_lines, **check}
+            "deadlocks": dl_after - dl_before, "load": (load_before, load_after), "log_lines": log_lines,
+            "cpu_ms_per_order": 1000 * cpu / n, **check}
 
 
 def kitchen_scale(m: int, ovens: int) -> dict[str, Any]:
@@ -318,18 +328,19 @@ def floor_drain(n: int, procs: int, prefetch: int) -> dict[str, Any]:
             p.start()
         for _ in ps:
             ready.get(timeout=120)
-        load_before = load1()
+        load_before, cpu_before = load1(), children_cpu()
         t0 = time.perf_counter()
         go.set()
         results = [out.get(timeout=600) for _ in ps]
         elapsed = max(r[2] for r in results) - t0
         for p in ps:
             p.join(timeout=30)
-        load_after = load1()
+        load_after, cpu = load1(), children_cpu() - cpu_before
         check = _check(schema, n)
     assert sum(r[1] for r in results) == n, results
     check.pop("first_at"), check.pop("last_at")
-    return {"rate": n / elapsed, "seconds": elapsed, "load": (load_before, load_after), **check}
+    return {"rate": n / elapsed, "seconds": elapsed, "load": (load_before, load_after),
+            "cpu_ms_per_order": 1000 * cpu / n, **check}
 
 
 # -- 3: peers --------------------------------------------------------------------------------------------------------
@@ -487,9 +498,9 @@ def summarise(runs: dict[str, list[dict[str, Any]]], n: int, scale_n: int, peers
             values: list[float] | None = None) -> dict[str, Any]:
         got = runs.get(key, [])
         vals = values if values is not None else [r[field] for r in got]
-        med = _med(vals)
-        row = {"figure": figure, "value": med, "unit": unit, "min": min(vals) if vals else None,
-               "max": max(vals) if vals else None, "runs": vals,
+        med, clean = _med(vals), [v for v in vals if v == v]
+        row = {"figure": figure, "value": med, "unit": unit, "min": min(clean) if clean else None,
+               "max": max(clean) if clean else None, "runs": vals,
                "ratio_vs_floor": med / floor if floor else None,
                "load_before": _med([r["load"][0] for r in got]), "load_after": _med([r["load"][1] for r in got])}
         rows.append(row)
@@ -507,6 +518,11 @@ def summarise(runs: dict[str, list[dict[str, Any]]], n: int, scale_n: int, peers
                 add(f"{what}: steady (1st -> last completion)", key, "steady", "orders/s", floor_of(ov, pf))
                 if ov > 1:
                     add(f"{what}: all {ov} ovens cooking", key, "all_cooking", "orders/s", floor_of(ov, pf))
+    for pf in PREFETCHES:
+        add(f"client CPU per order, floor 1 proc, prefetch {pf}", f"floor/1/{pf}", "cpu_ms_per_order", "ms")
+        for level in LEVELS:
+            add(f"client CPU per order, kitchen run --ovens 1 --prefetch {pf}, log {level} (start-up included)",
+                f"run/1/{pf}/{level}", "cpu_ms_per_order", "ms")
     for ov in OVENS:
         keys = [f"run/{ov}/{pf}/{lv}" for pf in PREFETCHES for lv in LEVELS]
         got = [r for k in keys for r in runs.get(k, [])]
