@@ -199,7 +199,7 @@ class TourMixin(App):
         t = self.tour
         if t is None:
             return
-        if t.observe(view.status, view.events, view.recent):
+        if t.observe(view.status, view.events, view.recent) and self.live:
             self.notify(f"{t.index + 1} / {len(t.scenes)} {t.scene.title}: it happened", timeout=3)
         self._tour_follow()
         self._tour_show()

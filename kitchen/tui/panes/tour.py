@@ -25,7 +25,7 @@ class TourPane(Widget):
     def render(self) -> Text:
         c = self.card
         t = Text()
-        if c.problem:
+        if c.problem and not (c.done and self.size.width < 120):  # small screens: the outcome over the problem
             t.append(c.problem, self.get_component_rich_style("tour--problem"))
             t.append("\n")
         if c.done:
