@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kitchen.core.clock import FrozenClock
 from kitchen.core.hashing import bucket_for
@@ -81,7 +82,7 @@ class Scene:
                     oven.heartbeat()
 
 
-def open_scene(directory: str | Path, **settings: float) -> Scene:
+def open_scene(directory: str | Path, **settings: Any) -> Scene:
     clock = FrozenClock(START)
     k = Kitchen.open(str(Path(directory) / "kitchen.db"), clock=clock, heartbeat_timeout=5.0,
                      heartbeat_interval=1.0, lease=30.0, buckets=64, **settings)
