@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from kitchen import FrozenClock, Kitchen
+from kitchen.cli import build_parser
 from kitchen.core import words
 from kitchen.core.config import Settings
 from kitchen.core.events import Flow, RingMove
-from kitchen.tui import scenes
+from kitchen.tui import counter, scenes
 from kitchen.tui.app import COMMANDS, KitchenApp
+from kitchen.tui.panes.events import EventLog
 from kitchen.tui.panes.tour import TourPane
 from kitchen.tui.runner import tour_settings
 from kitchen.tui.tour import DETECTORS, TourStart, fill, load_scenes
@@ -127,3 +130,32 @@ def test_move_reason_says_why_the_move_was_minimal():
     join = RingMove(6, (Flow("oven-1", ("oven-4",), 8), Flow("oven-3", ("oven-4",), 8)))
     text = words.move_reason(join, {"oven-1", "oven-3", "oven-4", "oven-2"}, 64)
     assert text.startswith("16 of 64 buckets moved, all to oven-4: its fair share of 64/4")
+
+
+def test_reopening_says_what_it_found(tmp_path):
+    """Persistence on screen: queued orders, and orders left cooking on an oven that died unseen — requeued."""
+    clock = FrozenClock(1000.0)
+    with Kitchen.open(str(tmp_path / "k.db"), clock=clock, heartbeat_timeout=5.0) as k:
+        assert counter.reopened(k).endswith("a new order list, nothing queued yet")
+        k.submit_many([{"recipe": "margherita", "customer": f"c{i}"} for i in range(12)])
+        oven = k.join("oven-9")
+        claimed = [oven.claim() for _ in range(3)]
+        assert all(claimed)
+    clock.advance(60)  # the screen was closed; oven-9 died with three orders in it
+    with Kitchen.open(str(tmp_path / "k.db"), clock=clock, heartbeat_timeout=5.0) as k:
+        text = counter.reopened(k)
+        assert text.endswith(": 12 queued, 0 done, 3 were cooking on ovens that are gone (oven-9) — requeued")
+        assert k.status().orders.queued == 12
+
+
+async def test_the_screen_shows_what_reopening_found(tmp_path):
+    scene = scenes.empty(tmp_path)
+    app = scene.app(found="reopened data/kitchen.db: 12 queued, 0 done")
+    async with app.run_test(size=WIDE) as pilot:
+        await settled(pilot)
+        assert "reopened data/kitchen.db: 12 queued, 0 done" in [t for _, _, t in app.query_one(EventLog).lines]
+    scene.kitchen.close()
+
+
+def test_the_tour_command_parses():
+    assert build_parser().parse_args(["tour"]).command == "tour"
