@@ -3,6 +3,8 @@ from a seeded kitchen's own events (and pictured: one snapshot per step), and th
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kitchen import FrozenClock, Kitchen
@@ -13,6 +15,7 @@ from kitchen.core.events import Flow, RingMove
 from kitchen.tui import counter, scenes
 from kitchen.tui.app import COMMANDS, KitchenApp
 from kitchen.tui.panes.events import EventLog
+from kitchen.tui.panes.ring import RingPane
 from kitchen.tui.panes.tour import TourPane
 from kitchen.tui.runner import tour_settings
 from kitchen.tui.tour import DETECTORS, TourStart, fill, load_scenes
@@ -159,3 +162,17 @@ async def test_the_screen_shows_what_reopening_found(tmp_path):
 
 def test_the_tour_command_parses():
     assert build_parser().parse_args(["tour"]).command == "tour"
+
+
+async def test_moved_buckets_flash_when_the_ring_changes_live(tmp_path):
+    scene = scenes.killed(tmp_path)
+    app = scene.app()
+    async with app.run_test(size=WIDE) as pilot:
+        await settled(pilot)
+        ring = app.query_one(RingPane)
+        assert not ring.dimmed  # the first picture does not flash
+        ring.view = replace(ring.view, generation=ring.view.generation + 1)
+        assert ring.flashing
+        await wait_until(pilot, lambda: ring.dimmed, what="the moved buckets' off beat")
+        await wait_until(pilot, lambda: not ring.dimmed and not ring.flashing, what="the flash to end")
+    scene.kitchen.close()

@@ -85,6 +85,23 @@ class RingPane(Widget):
         "ring--other", "ring--orphan", "ring--dim", "ring--moved", "ring--summary"}
 
     view: reactive[RingView] = reactive(RingView)
+    dimmed: reactive[bool] = reactive(False)  # the "off" beat of a flash
+    FLASHES = 8  # half-beats of 0.35 s after a live ring change: the moved buckets blink, then stay marked
+    _beats = 0
+
+    def watch_view(self, old: RingView, new: RingView) -> None:
+        """A change seen live (not the first picture) makes the moved buckets flash for a few seconds."""
+        if old.generation and new.generation != old.generation and any(m for _, _, m in new.buckets):
+            self._beats = self.FLASHES
+            self.set_interval(0.35, self._beat, repeat=self.FLASHES)
+
+    @property
+    def flashing(self) -> bool:
+        return self._beats > 0
+
+    def _beat(self) -> None:
+        self._beats -= 1
+        self.dimmed = self._beats > 0 and self._beats % 2 == 1
 
     def render(self) -> Text:
         v = self.view
@@ -137,7 +154,7 @@ class RingPane(Widget):
             if v.points:
                 i = bisect.bisect(keys, at) % len(v.points)
                 grid[y][x] = ("·", self._owner(v.points[i][1], v.colours))
-        moved_style = self.get_component_rich_style("ring--moved", partial=True)
+        moved_style = self.get_component_rich_style("ring--dim" if self.dimmed else "ring--moved", partial=True)
         taken: set[int] = set()
         for bucket, owner, moved in sorted(v.buckets, key=lambda b: bucket_point(b[0])):
             cell = _free(outer, bucket_point(bucket), taken)
