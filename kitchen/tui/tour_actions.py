@@ -9,6 +9,7 @@ No Textual here.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 Lines = list[str]
 TOUR_OVENS = 3  # ovens the tour keeps alive between scenes
+OVENS_WAIT = 30.0  # seconds an action waits for ovens that are still starting
 
 
 def _alive(status: Snapshot | None) -> list:
@@ -60,10 +62,15 @@ def assign(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes: dict[
 def balance(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes: dict[str, Any],
             rng: random.Random) -> Lines:
     """A calzone and four quick pizzas, all routed to the buckets of one oven: the others have nothing."""
-    fresh = k.status()
-    ovens = [o for o in _alive(fresh) if o.buckets]
+    deadline = time.monotonic() + OVENS_WAIT
+    while True:  # ovens restarted for this scene may still be starting (a worker thread: waiting is fine)
+        fresh = k.status()
+        ovens = [o for o in _alive(fresh) if o.buckets]
+        if len(ovens) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     if len(ovens) < 2:
-        return ["tour: this scene needs two ovens: press a to add one"]
+        return ["tour: this scene needs two ovens: press a to add one, then . to repeat the scene"]
     owner = ovens[0]
     names = [c for c in counter.CUSTOMERS if bucket_for(c, fresh.bucket_count) in set(owner.buckets)]
     names += [f"guest-{i}" for i in range(400) if bucket_for(f"guest-{i}", fresh.bucket_count) in set(owner.buckets)]
@@ -71,6 +78,13 @@ def balance(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes: dict
     for name in names[1:5]:
         k.submit("margherita", {"size": "S"}, customer=name)
     return [f"tour: a calzone and four margheritas, all in {owner.name}'s buckets"]
+
+
+def calzones(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes: dict[str, Any],
+             rng: random.Random) -> Lines:
+    """Long bakes for the fence scene: the app freezes an oven while it is cooking one."""
+    return [f"tour: ticket #{k.submit('calzone', {'size': 'L'}, customer=c).number}, a calzone"
+            for c in ("ada", "grace", "ken")]
 
 
 def dedup(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes: dict[str, Any],
@@ -130,6 +144,6 @@ def ensure_ovens(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes:
 
 ACTIONS: dict[str, Callable[..., Lines]] = {
     "rush": rush, "persist": persist, "assign": assign, "balance": balance, "dedup": dedup,
-    "charcoal": charcoal, "requeue": requeue, "scale": scale, "ensure_ovens": ensure_ovens}
+    "charcoal": charcoal, "requeue": requeue, "scale": scale, "ensure_ovens": ensure_ovens, "calzones": calzones}
 # kill and freeze send signals to the oven a refresh shows cooking: the app does those (see touring.py)
 SIGNALLED = {"kill", "freeze"}

@@ -154,12 +154,8 @@ class TourMixin(App):
         k = self.kitchen
         notes = self.tour.notes if self.tour else {}
         try:
-            if name == "calzones":
-                lines = [f"tour: ticket #{k.submit('calzone', {'size': 'L'}, customer=c).number}, a calzone"
-                         for c in ("ada", "grace", "ken")]
-            else:
-                lines = ACTIONS[name](k, self.launcher, self.view.status if self.view else None, notes,
-                                      random.Random(self.rng.randrange(1 << 30)))
+            lines = ACTIONS[name](k, self.launcher, self.view.status if self.view else None, notes,
+                                  random.Random(self.rng.randrange(1 << 30)))
             self.post_message(Said([(k.clock(), "you", line) for line in lines]))
         except (KitchenError, OSError) as exc:
             self.post_message(Said([], f"tour: {exc}", "error"))

@@ -9,6 +9,7 @@ import pytest
 
 from kitchen.core.config import Settings
 from kitchen.tui import create_app
+from kitchen.tui.panes.events import EventLog
 from kitchen.tui.panes.tour import TourPane
 from kitchen.tui.runner import open_shop, tour_settings
 from kitchen.tui.tour import TourStart
@@ -34,8 +35,12 @@ async def test_walk_the_whole_tour_with_the_space_bar(tmp_path):
             while not tour.over:
                 where = (tour.index, tour.step)
                 await pilot.press("space")  # the tour does it
-                await wait_until(pilot, lambda: tour.step_done, timeout=STEP_TIMEOUT,
-                                 what=f"scene {where[0] + 1} step {where[1] + 1} detected")
+                try:
+                    await wait_until(pilot, lambda: tour.step_done, timeout=STEP_TIMEOUT,
+                                     what=f"scene {where[0] + 1} step {where[1] + 1} detected")
+                except AssertionError as exc:
+                    log = "\n".join(text for _, _, text in app.query_one(EventLog).lines[-20:])
+                    raise AssertionError(f"{exc}; the event log ended with:\n{log}") from None
                 seen.append((tour.scene.id, app.query_one(TourPane).card.done))
                 await pilot.press("space")  # next
             elapsed = time.monotonic() - started
