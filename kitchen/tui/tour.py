@@ -94,10 +94,14 @@ def assigned(w: Watch) -> Facts | None:
         if o.id <= after or o.state not in ("cooking", "done"):
             continue
         owner = next((b.oven for b in w.now.buckets if b.bucket == o.bucket), None)
-        cook = next((v.name for v in w.now.ovens if o.id in v.cooking), None) or owner
-        if cook is None:
+        stole = next((e.oven_name for e in w.of(EventKind.STOLEN) if e.order_id == o.id), None)
+        cook = stole or next((v.name for v in w.now.ovens if o.id in v.cooking), None) or owner
+        if cook is None or owner is None:
             continue
-        return {"ticket": o.id, "customer": o.customer or "nobody", "bucket": o.bucket, "owner": cook}
+        how = (f"so {owner} took it" if cook == owner else
+               f"but {cook} had nothing in its own buckets and took it first (owner first, then steal: scene 4)")
+        return {"ticket": o.id, "customer": o.customer or "nobody", "bucket": o.bucket, "owner": owner,
+                "how": how}
     return None
 
 

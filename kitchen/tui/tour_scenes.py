@@ -59,6 +59,14 @@ def assignment(directory: str | Path) -> Scene:
     s = empty(directory)
     mark(s, 2)
     counter.take_order(s.kitchen, "margherita", "grace", None, 0)
+    s.clock.advance(0.5)
+    bucket = bucket_for("grace", s.kitchen.buckets)
+    owner = next(b.oven for b in s.kitchen.status().buckets if b.bucket == bucket)
+    oven = s.ovens[str(owner)]
+    order = oven.claim()  # the owner looks first: its own bucket has the order
+    assert order is not None
+    s.cooking[oven.name] = (order, s.clock())
+    oven.heartbeat(progress=0, order=order)
     s.cook(1)
     return s
 

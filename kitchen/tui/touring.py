@@ -8,6 +8,7 @@ Actions that write run in worker threads (tour_actions.py); signals follow what 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from textual import work
 from textual.app import App
@@ -20,6 +21,7 @@ from kitchen.protocol import Kitchen
 from . import present
 from .launcher import Launcher
 from .messages import Said
+from .panes.ring import RingPane
 from .panes.tour import TourPane
 from .reader import ShopView
 from .tour import Tour, TourCard, TourStart, load_scenes
@@ -195,10 +197,13 @@ class TourMixin(App):
         t = self.tour
         if t is None:
             return
+        ring = self.query_one(RingPane)
         if t.observe(view.status, view.events, view.recent) and self.live:
             self.notify(f"{t.index + 1} / {len(t.scenes)} {t.scene.title}: it happened", timeout=3)
         self._tour_follow()
         self._tour_show()
+        if t.facts and "bucket" in t.facts and t.scene.id == "assignment":  # point at the order's bucket
+            ring.view = replace(ring.view, spot=int(t.facts["bucket"]))
 
     def _tour_show(self) -> None:
         pane = self.query_one(TourPane)

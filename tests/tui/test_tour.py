@@ -64,6 +64,9 @@ def test_tour_step_detected_and_pictured(name, snap_compare, tmp_path):
         card = app.query_one(TourPane).card
         assert card.done and "?" not in card.done  # every fact of the sentence was found
         assert card.progress.startswith(f"{name[0]} / 9")
+        if name == "3-assignment":  # the ring points at the order's bucket
+            assert app.query_one(RingPane).view.spot == app.tour.facts["bucket"]
+            assert "so oven-3 took it" in card.done
 
     assert snap_compare(app, terminal_size=WIDE, run_before=detected)
 
@@ -170,9 +173,11 @@ async def test_moved_buckets_flash_when_the_ring_changes_live(tmp_path):
     async with app.run_test(size=WIDE) as pilot:
         await settled(pilot)
         ring = app.query_one(RingPane)
-        assert not ring.dimmed  # the first picture does not flash
+        assert not ring.dimmed and not ring.flashing  # the first picture does not flash
+        beats: list[bool] = []
+        ring.watch(ring, "dimmed", lambda value: beats.append(value), init=False)
         ring.view = replace(ring.view, generation=ring.view.generation + 1)
         assert ring.flashing
-        await wait_until(pilot, lambda: ring.dimmed, what="the moved buckets' off beat")
-        await wait_until(pilot, lambda: not ring.dimmed and not ring.flashing, what="the flash to end")
+        await wait_until(pilot, lambda: not ring.flashing, timeout=20, what="the flash to end")
+        assert beats == [True, False] * 4 and not ring.dimmed  # four off beats, and the marks stay on
     scene.kitchen.close()

@@ -42,9 +42,10 @@ class RingView:
     summary: str = ""  # where the latest move sent buckets, without its generation
     reason: str = ""  # why that move was the smallest possible
     points: tuple[tuple[float, str], ...] = ()  # the live ovens' virtual nodes: (fraction of the circle, oven)
+    spot: int | None = None  # a bucket to point at (the tour's assignment scene)
 
     def __hash__(self) -> int:
-        return hash((self.buckets, self.generation, self.summary, self.reason, self.points))
+        return hash((self.buckets, self.generation, self.summary, self.reason, self.points, self.spot))
 
 
 def ring_view(status: Snapshot, colours: dict[str, int], last_move: EventRow | None) -> RingView:
@@ -163,6 +164,8 @@ class RingPane(Widget):
             (x, y), _ = outer[cell]
             style = self._owner(owner, v.colours)
             grid[y][x] = ("◆" if moved else "●", style + moved_style if moved else style)
+            if bucket == v.spot:
+                grid[y][x] = ("◉", style + self.get_component_rich_style("ring--moved", partial=True))
         owners = {o for _, o, _ in v.buckets}
         middle = [f"{len(v.buckets)} buckets", f"{len(owners - {None})} ovens x {VNODES} virtual nodes",
                   f"generation {v.generation}"]
@@ -179,6 +182,11 @@ class RingPane(Widget):
                 t.append(ch, style)
             t.append("\n")
         self._legend(t, v)
+        owner = next((o for b, o, _ in v.buckets if b == v.spot), None)
+        if v.spot is not None:
+            t.append("\n")
+            t.append(f"◉ bucket {v.spot} belongs to {owner or 'nobody'} (next node clockwise)",
+                     self.get_component_rich_style("ring--summary"))
         for line in caption:
             t.append("\n")
             t.append(line, self.get_component_rich_style("ring--summary"))
