@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("tui", help="open the kitchen: order taker, ovens, ring, ledger (the default)")
+    sub.add_parser("tour", help="a guided tour of every idea, in a fresh kitchen of its own (a temporary database)")
 
     r = sub.add_parser("run", help="run oven(s) headless: claim, cook, heartbeat, reap")
     r.add_argument("--ovens", type=_positive_int, default=1, help="oven processes to run (default 1: this process)")
@@ -191,6 +192,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from kitchen.tui import run as run_tui
 
         return run_tui(settings, args.config)
+    if command == "tour":
+        from kitchen.tui import run_tour
+
+        return run_tour(_settings(args))
     if command == "run":
         return commands.run(args, _settings(args))
     if command == "requeue" and not (args.burnt or args.tickets):

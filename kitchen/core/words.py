@@ -25,6 +25,22 @@ def move_summary(move: RingMove, with_generation: bool = True) -> str:
     return text + f" (generation {move.generation})" if with_generation else text
 
 
+def move_reason(move: RingMove, alive: set[str], buckets: int) -> str:
+    """Why a ring move was the smallest possible: a dead oven's buckets only, or a newcomer's fair share only."""
+    n = move.buckets
+    sources = {f.source for f in move.flows}
+    targets = {t for f in move.flows for t in f.targets}
+    if sources and None not in sources and not (sources & alive):
+        gone = ", ".join(sorted(s or "nobody" for s in sources))
+        return (f"{n} of {buckets} buckets moved: only {gone}'s own. They had to move (their oven is gone); "
+                "every other bucket kept its owner, so no smaller move exists.")
+    if len(targets) == 1 and None not in targets and not (sources & targets) and alive:
+        (new,) = targets
+        return (f"{n} of {buckets} buckets moved, all to {new}: its fair share of {buckets}/{len(alive)}. "
+                "No other bucket changed owner, so no smaller move gives it a share.")
+    return f"{n} of {buckets} buckets moved."
+
+
 def refusal(code: str | None, fence: int, current_fence: int | None, order_state: str | None,
             legacy: str = "") -> str:
     """Why a late completion was refused, e.g. 'stale fence 1: order is being re-cooked under fence 2'."""

@@ -144,14 +144,21 @@ def bake(seconds: float, burn_rate: float, rng: random.Random) -> Recipe:
     return cook
 
 
+def charcoal(ctx: Cooking) -> None:
+    """A built-in recipe that always burns: how retries, backoff and the burnt shelf are shown (the tour)."""
+    ctx.progress(50)
+    raise Burnt("burnt to charcoal")
+
+
 def build_menu(bake_times: Mapping[str, float], burn_rate: float = 0.0, modules: Iterable[str] = (),
                base: Menu | None = None) -> Menu:
-    """The menu an oven cooks from: built-in pizzas, ``noop``, then user recipe modules."""
+    """The menu an oven cooks from: built-in pizzas, ``noop``, ``charcoal``, then user recipe modules."""
     out = Menu()
     rng = random.Random()
     for name, seconds in bake_times.items():
         out.register(name, bake(seconds, burn_rate, rng))
     out.register("noop", lambda ctx: None)
+    out.register("charcoal", charcoal)
     modules = list(modules)
     if modules and os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # `kitchen run --recipes tasks` finds ./tasks.py, as Celery and RQ do

@@ -109,11 +109,12 @@ class Kitchen:
     # -- ovens ---------------------------------------------------------------------------------------------
 
     def join(self, name: str, menu: Iterable[str] | None = None, *, host: str | None = None,
-             pid: int | None = None) -> Oven:
+             pid: int | None = None, seed: int | None = None) -> Oven:
         """Register a new oven incarnation and give it its share of buckets.
 
         ``menu``: the recipe names this oven cooks; it then claims only those, and an order no live oven can
         cook waits (``status().no_oven_can_cook``) instead of being claimed and burnt. None: it cooks anything.
+        ``seed``: seeds the retry jitter, so a scene on a frozen clock backs off the same way every run.
         """
         check_oven_name(name)
         recipes = menu_json(menu)
@@ -121,7 +122,7 @@ class Kitchen:
         pid = os.getpid() if pid is None else pid
         oven_id = self.store.write(lambda cur: cooking.join(cur, self._ctx, name, host, pid, recipes, self.clock()),
                                    settle=settle.joined(self._ctx))
-        return Oven(self._ctx, self.clock, oven_id, name, host, pid, recipes)
+        return Oven(self._ctx, self.clock, oven_id, name, host, pid, recipes, seed=seed)
 
     def attach(self, oven_id: int, name: str, *, host: str = "", pid: int = 0,
                menu: Iterable[str] | None = None) -> Oven:

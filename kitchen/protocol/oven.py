@@ -36,7 +36,7 @@ class Oven:
     """Handle returned by ``Kitchen.join``."""
 
     def __init__(self, ctx: Ctx, clock: Clock, oven_id: int, name: str, host: str, pid: int,
-                 menu: str | None = None) -> None:
+                 menu: str | None = None, *, seed: int | None = None) -> None:
         self._ctx = ctx
         self._store = ctx.store
         self._clock = clock
@@ -47,7 +47,7 @@ class Oven:
         self.host = host
         self.pid = pid
         self.menu: list[str] | None = None if menu is None else json.loads(menu)
-        self._rng = random.Random()
+        self._rng = random.Random(seed)  # retry jitter
 
     def __repr__(self) -> str:
         return f"<Oven {self.name} #{self.id}>"

@@ -29,4 +29,11 @@ def run(settings: Settings, config_path: str | None = None) -> int:
     return run_shop(settings, config_path)
 
 
-__all__ = ["create_app", "run"]
+def run_tour(settings: Settings) -> int:
+    """``kitchen tour``: the guided tour in a fresh kitchen (temporary database, quick heartbeats)."""
+    from .runner import run_tour as tour_shop
+
+    return tour_shop(settings)
+
+
+__all__ = ["create_app", "run", "run_tour"]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -35,7 +35,10 @@ from .panes.ovens import OvenBoard
 from .panes.queue import QueuePane, queue_view
 from .panes.ring import RingPane, ring_view
 from .panes.taker import OrderTaker
+from .panes.tour import TourPane
 from .reader import ShopView, read_shop
+from .tour import TourStart
+from .touring import TOUR_BINDINGS, TOUR_COMMANDS, TourMixin
 
 NARROW_WIDTH, NARROW_HEIGHT = 120, 36
 
@@ -47,10 +50,11 @@ COMMANDS = (  # (palette name, action, help)
     ("oven: freeze / thaw", "freeze", "SIGSTOP / SIGCONT the selected oven: a zombie's late completion is refused"),
     ("oven: stop", "stop", "SIGTERM the selected oven: it finishes its order, then leaves the ring"),
     ("app: quit", "quit", "Quit; the ovens this screen started are stopped"),
+    *TOUR_COMMANDS,
 )
 
 
-class KitchenApp(App):
+class KitchenApp(TourMixin):
     """The shop: order taker, ovens, order list, hash ring, dedup ledger and event log."""
 
     CSS_PATH = "kitchen.tcss"
@@ -67,11 +71,13 @@ class KitchenApp(App):
         Binding("f", "freeze", "Freeze", id="oven.freeze"),
         Binding("s", "stop", "Stop", id="oven.stop"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        *TOUR_BINDINGS,
     ]
 
     def __init__(self, kitchen: Kitchen, settings: Settings | None = None, *, live: bool = True,
                  launcher: Launcher | None = None, label: str | None = None, since: float | None = None,
-                 refresh_every: float = 0.4, seed: int | None = None, handle_signals: bool = False) -> None:
+                 refresh_every: float = 0.4, seed: int | None = None, handle_signals: bool = False,
+                 tour: TourStart | None = None, found: str = "") -> None:
         super().__init__()
         self.kitchen = kitchen
         self.settings = settings or kitchen.settings
@@ -91,6 +97,7 @@ class KitchenApp(App):
         self._reading = False
         self._again = False
         self._last_event = 0
+        self.tour_at, self.found = tour, found
 
     # -- layout -------------------------------------------------------------------------------------------
 
@@ -106,6 +113,7 @@ class KitchenApp(App):
                     yield RingPane(id="ring")
                     yield LedgerPane(id="ledger")
                 yield EventLog(id="events")
+        yield TourPane(id="tour")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -116,6 +124,11 @@ class KitchenApp(App):
         self.query_one("#ovens").border_subtitle = "1-9 select · k kill · f freeze · s stop"
         self.query_one("#taker").border_subtitle = "n"
         self._fit(self.size.width, self.size.height)
+        if self.found:  # persistence on screen: what reopening the database found
+            self.query_one(EventLog).add([(self.kitchen.clock(), "info", self.found)])
+            self.notify(self.found, timeout=8)
+        if self.tour_at is not None:
+            self.start_tour(self.tour_at)
         self.request_read()
         if self.live:
             self.set_interval(self.refresh_every, self.request_read)
@@ -212,6 +225,7 @@ class KitchenApp(App):
         self.query_one(QueuePane).view = queue_view(status, view.throughput, view.recent)
         self.query_one(LedgerPane).view = ledger_view(status, view.ledger, view.refusals)
         self.query_one(EventLog).add(log)
+        self.tour_observe(view)
         self._last_event = max(self._last_event, view.last_event_id)
 
     def _transitions(self, cards: list[present.OvenCard], now: float) -> list[tuple[float, str, str]]:

@@ -70,3 +70,26 @@ def describe(t: TicketView) -> str:
         result = f" -> {t.result}" if t.result is not None else ""
         return f"{head}: done by {t.oven} (attempt {t.attempts}, fence {t.fence}){result}."
     return f"{head}: burnt after {t.attempts} attempts: {t.error}. `kitchen requeue {t.ticket}` retries it."
+
+
+def reopened(k: Kitchen) -> str:
+    """What the shop found on opening its database: persistence, said out loud. Runs one reaper pass first,
+    so orders left cooking on ovens that died while nobody watched are back in the queue before the screen
+    opens."""
+    before = k.status()
+    if before.orders.submitted == 0:
+        return f"opened {k.label}: a new order list, nothing queued yet"
+    report = k.reap()
+    now = k.status() if report else before
+    o = now.orders
+    parts = [f"reopened {k.label}: {o.queued} queued", f"{o.done} done"]
+    if o.burnt:
+        parts.append(f"{o.burnt} burnt")
+    if report.requeued:
+        gone = ", ".join(sorted(report.dead)) or "ovens that are gone"
+        parts.append(f"{len(report.requeued)} were cooking on ovens that are gone ({gone}) — requeued")
+    elif o.cooking:
+        ovens = ", ".join(sorted({v.name for v in now.ovens if v.state == "alive" and v.cooking}))
+        parts.append(f"{o.cooking} cooking on ovens from before ({ovens}); if those are gone, they are requeued "
+                     f"after {now.heartbeat_timeout:g}s of silence")
+    return ", ".join(parts)

@@ -57,6 +57,15 @@ class ProcessLauncher:
             self._procs[proc.pid] = (name, proc)
         return proc.pid
 
+    def start_shop(self, name: str, ovens: int) -> int:
+        """A second shop: one ``kitchen run --ovens N --name NAME`` supervisor process on the same database."""
+        log = str(self.log_dir / f"{name}.log") if self.log_dir else None
+        proc = spawn_oven(name, database=self.database, config=self.config,
+                          extra=(*self.extra, "--ovens", str(ovens)), log_path=log)
+        with self._lock:
+            self._procs[proc.pid] = (name, proc)
+        return proc.pid
+
     def pids(self) -> list[int]:
         with self._lock:
             return list(self._procs)

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kitchen.core.clock import FrozenClock
 from kitchen.core.hashing import bucket_for
@@ -18,6 +19,7 @@ from kitchen.core.orders import Order
 from kitchen.protocol import Kitchen, Oven
 
 from . import counter
+from .tour import TourStart
 
 START = 1_767_258_000.0  # 2026-01-01 09:00:00 UTC: the shop opens
 HOST = "counter"
@@ -33,6 +35,7 @@ class Scene:
     clock: FrozenClock
     ovens: dict[str, Oven] = field(default_factory=dict)
     cooking: dict[str, tuple[Order, float]] = field(default_factory=dict)
+    tour: TourStart | None = None  # open the screen in the guided tour, at this step
 
     def app(self, **options):
         """The screen on this scene: live refresh paused, a fixed label, no oven processes."""
@@ -41,10 +44,11 @@ class Scene:
         options.setdefault("live", False)
         options.setdefault("label", LABEL)
         options.setdefault("seed", 7)
+        options.setdefault("tour", self.tour)
         return create_app(self.kitchen, **options)
 
     def join(self, name: str, pid: int) -> Oven:
-        self.ovens[name] = self.kitchen.join(name, host=HOST, pid=pid)
+        self.ovens[name] = self.kitchen.join(name, host=HOST, pid=pid, seed=pid)
         return self.ovens[name]
 
     def cook(self, seconds: int, *, silent: tuple[str, ...] = ()) -> None:
@@ -59,7 +63,11 @@ class Scene:
                 if current is not None:
                     order, started = current
                     bake = menu.get(order.recipe, 5.0) / SPEED
-                    if now - started >= bake:
+                    if order.recipe == "charcoal":  # the built-in that always burns
+                        oven.fail(order, "burnt to charcoal")
+                        self.cooking.pop(name)
+                        current = None
+                    elif now - started >= bake:
                         oven.complete(order, {"pizza": order.recipe, "by": name})
                         current = self.cooking.pop(name)
                         current = None
@@ -74,10 +82,10 @@ class Scene:
                     oven.heartbeat()
 
 
-def open_scene(directory: str | Path) -> Scene:
+def open_scene(directory: str | Path, **settings: Any) -> Scene:
     clock = FrozenClock(START)
     k = Kitchen.open(str(Path(directory) / "kitchen.db"), clock=clock, heartbeat_timeout=5.0,
-                     heartbeat_interval=1.0, lease=30.0, buckets=64)
+                     heartbeat_interval=1.0, lease=30.0, buckets=64, **settings)
     return Scene(k, clock)
 
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from . import scenes
+from .tour_scenes import TOUR_SCENES
 
 SHOTS = (  # (file, scene, size, caption)
     ("empty.svg", "empty", (160, 48), "The shop opens: three ovens share the 64 buckets of the ring"),
@@ -23,11 +24,19 @@ SHOTS = (  # (file, scene, size, caption)
     ("narrow.svg", "killed", (80, 24), "The same recovery in an 80x24 terminal"),
     ("stolen.svg", "stolen", (160, 48),
      "oven-2's buckets are empty: it takes the pizzas waiting behind oven-1's calzone"),
+    ("tour-recovery.svg", "5-recovery", (160, 48),
+     "kitchen tour, 5 / 9: oven-2 killed; the tour saw it declared dead and only its buckets move on the ring"),
+    ("tour-fence.svg", "7-fence", (160, 48),
+     "kitchen tour, 7 / 9: the zombie's late completion refused by the fence"),
+    ("tour-scaling.svg", "9-scaling", (160, 48), "kitchen tour, 9 / 9: a fourth oven and a second shop join the ring"),
+    ("tour-narrow.svg", "5-recovery", (80, 24),
+     "kitchen tour in an 80x24 terminal: the text wraps, the ring is a grid"),
 )
 
 
 async def _shoot(scene: str, size: tuple[int, int], title: str, directory: str) -> str:
-    app = scenes.SCENES[scene](directory).app()
+    build = scenes.SCENES.get(scene) or TOUR_SCENES[scene]
+    app = build(directory).app()
     async with app.run_test(size=size) as pilot:
         deadline = time.monotonic() + 10
         while not (app.reads and app.idle):
