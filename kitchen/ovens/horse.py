@@ -7,8 +7,8 @@ kills only the horse, and the next isolated order starts a fresh one. The horse 
 
 Protocol, one JSON object per line: the oven writes an order (recipe name, the module that registered it,
 payload text, attempt, fence, ...); the horse answers ``{"progress": n}`` lines, then ``{"ok": result}`` or
-``{"error": "Type: message"}``. The horse looks recipes up by name in modules the oven named itself,
-never in anything read from the database.
+``{"error": "Type: message", "traceback": ..., "retry": bool}`` (the failure policy, decided where it ran).
+The horse looks recipes up by name in modules the oven named itself, never in anything read from the database.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import IO, Any
 from kitchen.core.errors import BadOrder
 from kitchen.core.orders import Order, dumps_json
 
+from . import failure
 from .procs import die_with_parent
 from .recipes import Cooking, menu
 
@@ -48,7 +49,7 @@ class Horse:
 
     def cook(self, order: Order, module: str, timeout: float | None, stopping: Callable[[], bool],
              progress: Callable[[int], None]) -> tuple[str, Any]:
-        """('done', result) | ('failed', 'Type: message') | ('timeout', seconds) | ('interrupted', None)."""
+        """('done', result) | ('failed', Failure or 'Type: message') | ('timeout', seconds) | ('interrupted', None)."""
         proc = self.proc if self.proc is not None and self.proc.poll() is None else self._start()
         request = {"recipe": order.recipe, "module": module, "id": order.id, "attempt": order.attempt,
                    "fence": order.fence, "bucket": order.bucket, "priority": order.priority,
@@ -76,7 +77,8 @@ class Horse:
                 elif "ok" in answer:
                     return "done", answer["ok"]
                 else:
-                    return "failed", str(answer.get("error") or "failed")
+                    return "failed", failure.Failure(str(answer.get("error") or "failed"), answer.get("traceback"),
+                                                     bool(answer.get("retry", True)))
             if proc.poll() is not None:
                 self.proc = None
                 how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"code {proc.returncode}"
@@ -109,18 +111,24 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         req = json.loads(raw)
         order = Order(req["id"], req["recipe"], req["body"], req["attempt"], req["fence"], req["bucket"],
                       req["priority"], req["customer"], req["key"])
+        fn = None
         try:
             importlib.import_module(req["module"])
             fn = menu.get(req["recipe"])
             if fn is None:
                 raise LookupError(f"recipe {req['recipe']!r} is not registered by module {req['module']!r}")
             ctx = Cooking(order, speed=float(req["speed"]), on_progress=lambda p: say({"progress": p}))
-            value = fn(ctx)
+            value = fn.cook(ctx)
+        except Exception as exc:
+            opts = fn.options if fn is not None else menu.options("")
+            what = failure.of_exception(exc, opts)
+            say({"error": what.error, "traceback": what.traceback, "retry": what.retry})
+            continue
+        try:
             say({"ok": json.loads(dumps_json(value, "result")) if value is not None else None})
         except BadOrder as exc:
-            say({"error": f"BadOrder: {exc}"})
-        except Exception as exc:
-            say({"error": f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__})
+            what = failure.of_result(exc)
+            say({"error": what.error, "traceback": None, "retry": False})
 
 
 if __name__ == "__main__":
