@@ -154,7 +154,7 @@ def cancel(args: argparse.Namespace, kitchen: Kitchen) -> int:
         else:
             refused += 1
             why = "no such order" if state == "unknown" else f"already {state}, left as it is"
-            print(f"ticket {number}: not cancelled: {why}", file=sys.stderr)
+            print(f"kitchen: error: ticket {number} not cancelled: {why}", file=sys.stderr)
     return 1 if refused else 0
 
 

@@ -141,6 +141,7 @@ class Recipe:
         self.options = options
         signature = inspect.signature(self.fn)
         self.wants_ctx = "ctx" in signature.parameters
+        self._ctx_by_position = self.wants_ctx and signature.parameters["ctx"].kind is inspect.Parameter.POSITIONAL_ONLY
         arguments = [p for p in signature.parameters.values() if p.name != "ctx"]
         self.reads_payload = self.wants_ctx and not arguments
         self.arguments = signature.replace(parameters=arguments)
@@ -174,7 +175,7 @@ class Recipe:
         """Run it for one order: the payload's keys as arguments (BadOrder if they do not fit), ``ctx`` if
         asked for; an ``async def`` recipe runs to completion on ``loop`` (the oven's own)."""
         if self.reads_payload:
-            value = self.fn(ctx)
+            value = self.fn(ctx) if self._ctx_by_position else self.fn(ctx=ctx)
         else:
             payload = ctx.payload
             self.check(payload)
