@@ -32,8 +32,8 @@ class QueueView:
 
 def queue_view(status: Snapshot, throughput: list[float], recent: list[RecentOrder]) -> QueueView:
     o = status.orders
-    counts: tuple[tuple[str, int], ...] = (("queued", int(o.queued)), ("cooking", int(o.cooking)), ("done", int(o.done)),
-              ("burnt", int(o.burnt)))
+    counts: tuple[tuple[str, int], ...] = (
+        ("queued", int(o.queued)), ("cooking", int(o.cooking)), ("done", int(o.done)), ("burnt", int(o.burnt)))
     if o.cancelled:  # shown once there is one: a shop that never cancels keeps its four counts
         counts += (("cancelled", int(o.cancelled)),)
     extra = (("submitted", int(o.submitted)), ("requeued", int(status.requeued)), ("retried", int(status.retried)))
