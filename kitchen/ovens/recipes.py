@@ -251,9 +251,10 @@ def recipe(name: str | Callable[..., Any] | None = None, *, isolated: bool = Fal
     return deco(name) if callable(name) else deco
 
 
-def bake(seconds: float, burn_rate: float, rng: random.Random) -> Callable[[Cooking], Any]:
-    """A built-in pizza: bakes for ``seconds`` / speed, reporting progress, sometimes burning."""
-    def cook(ctx: Cooking) -> dict[str, Any]:
+def bake(seconds: float, burn_rate: float, rng: random.Random) -> Callable[..., Any]:
+    """A built-in pizza: bakes for ``seconds`` / speed, reporting progress, sometimes burning. Its arguments are
+    ``slices`` (a whole number, else 8) and any toppings (``size``, ...), which it takes and ignores."""
+    def cook(*, ctx: Cooking, slices: Any = 8, **toppings: Any) -> dict[str, Any]:
         total = seconds / ctx.speed
         steps = max(1, min(20, int(total / 0.1)))
         started = time.monotonic()
@@ -262,19 +263,19 @@ def bake(seconds: float, burn_rate: float, rng: random.Random) -> Callable[[Cook
             ctx.progress(100 * i // steps)
         if burn_rate and rng.random() < burn_rate:
             raise Burnt("burnt the crust")
-        return {"baked_seconds": round(total, 3), "slices": int(ctx.payload.get("slices", 8))
-                if isinstance(ctx.payload.get("slices", 8), int) else 8}
+        return {"baked_seconds": round(total, 3), "slices": int(slices) if isinstance(slices, int) else 8}
     return cook
 
 
 def build_menu(bake_times: Mapping[str, float], burn_rate: float = 0.0, modules: Iterable[str] = (),
                base: Menu | None = None) -> Menu:
-    """The menu an oven cooks from: built-in pizzas, ``noop``, then user recipe modules."""
+    """The menu an oven cooks from: built-in pizzas (``[menu]``'s bake times), ``noop``, then user recipe modules.
+    The pizzas go through the same decorator as a user's recipes (``Menu.recipe``), with its default options."""
     out = Menu()
     rng = random.Random()
     for name, seconds in bake_times.items():
-        out.register(name, bake(seconds, burn_rate, rng))
-    out.register("noop", lambda ctx: None)
+        out.recipe(name)(bake(seconds, burn_rate, rng))
+    out.recipe("noop")(lambda ctx: None)
     modules = list(modules)
     if modules and os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # `kitchen run --recipes tasks` finds ./tasks.py, as Celery and RQ do
