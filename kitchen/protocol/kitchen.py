@@ -15,7 +15,7 @@ from typing import Any
 
 from kitchen.core import recipes as known_recipes
 from kitchen.core.clock import Clock, system_clock
-from kitchen.core.config import Settings
+from kitchen.core.config import Settings, load_settings
 from kitchen.core.errors import BadOrder, OrderBurnt, OrderCancelled, UnknownTicket
 from kitchen.core.events import EventKind, ReapReport
 from kitchen.core.orders import Ticket, check_oven_name, validate
@@ -53,7 +53,13 @@ class Kitchen:
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock | None = None, settings: Settings | None = None,
              **overrides: Any) -> Kitchen:
-        """Open (creating or upgrading if needed) the kitchen at ``url``; keywords are any ``[kitchen]`` setting."""
+        """Open (creating or upgrading if needed) the kitchen at ``url``; keywords are any ``[kitchen]`` setting.
+
+        With neither ``url`` nor ``settings``, the settings are resolved as the CLI resolves them: keywords, then
+        KITCHEN_DB / KITCHEN_CONFIG, then ./kitchen.ini, then the defaults.
+        """
+        if url is None and settings is None:
+            return cls.open(settings=load_settings(**overrides), clock=clock)
         base = settings or Settings()
         if url is not None:
             overrides["database"] = url

@@ -198,3 +198,13 @@ def test_kitchen_ticket_shows_the_error_and_the_last_lines_of_its_traceback(
     assert main(["--db", backend_url, "ticket", str(t.number), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["error"] == "GiveUp: card refused" and "Traceback" in shown["traceback"]
+
+
+def test_kitchen_open_without_a_url_resolves_settings_as_the_cli_does(backend_url: str, tmp_path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kitchen.ini").write_text("[kitchen]\nmax_attempts = 7\n")
+    monkeypatch.setenv("KITCHEN_DB", backend_url)
+    with Kitchen.open(buckets=8) as k:
+        assert k.settings.database == backend_url and k.settings.max_attempts == 7, "KITCHEN_DB and kitchen.ini"
+        assert k.buckets == 8, "keywords too"
