@@ -6,7 +6,8 @@ kills only the horse, and the next isolated order starts a fresh one. The horse 
 (one process start per horse, not per order) and dies with its oven (PR_SET_PDEATHSIG).
 
 Protocol, one JSON object per line: the oven writes an order (recipe name, the module that registered it,
-payload text, attempt, fence, ...); the horse answers ``{"progress": n}`` lines, then ``{"ok": result}`` or
+payload text, attempt, fence, ...); the horse answers ``{"started": true}`` as the recipe begins (its timeout
+counts from there), ``{"progress": n}`` lines, then ``{"ok": result}`` or
 ``{"error": "Type: message", "traceback": ..., "retry": bool}`` (the failure policy, decided where it ran).
 The horse looks recipes up by name in modules the oven named itself, never in anything read from the database.
 """
@@ -31,6 +32,10 @@ from .procs import die_with_parent
 from .recipes import Cooking, menu
 
 POLL = 0.05  # seconds between looks at a stop or a timeout while the horse cooks
+# Seconds a horse may take to start (a fresh interpreter, kitchen and the recipe's module imported) before its
+# recipe's timeout starts counting, at ``{"started": true}``: under load a cold start alone can outlast a short
+# timeout, and counting it would fail every attempt (each timeout kills the horse, so the next starts cold too).
+START_ALLOWANCE = 30.0
 
 
 class Horse:
@@ -63,16 +68,20 @@ class Horse:
             self.kill()
             return "failed", "WorkHorseLost: the recipe's process could not be started"
         started = time.monotonic()
+        cooking = False  # until the horse says the recipe started, its start-up time is not the recipe's
         while True:
             if stopping():
                 self.kill()
                 return "interrupted", None
-            if timeout is not None and time.monotonic() - started > timeout:
+            limit = timeout if cooking or timeout is None else timeout + START_ALLOWANCE
+            if limit is not None and time.monotonic() - started > limit:
                 self.kill()
                 return "timeout", timeout
             for line in self._lines(proc.stdout):
                 answer = json.loads(line)
-                if "progress" in answer:
+                if "started" in answer:
+                    cooking, started = True, time.monotonic()
+                elif "progress" in answer:
                     progress(int(answer["progress"]))
                 elif "ok" in answer:
                     return "done", answer["ok"]
@@ -118,6 +127,7 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
             if fn is None:
                 raise LookupError(f"recipe {req['recipe']!r} is not registered by module {req['module']!r}")
             ctx = Cooking(order, speed=float(req["speed"]), on_progress=lambda p: say({"progress": p}))
+            say({"started": True})
             value = fn.cook(ctx)
         except Exception as exc:
             opts = fn.options if fn is not None else menu.options("")

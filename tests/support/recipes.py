@@ -117,3 +117,10 @@ def simmer(*, ctx) -> None:
     ctx.progress(5)
     while True:
         ctx.wait(0.05)
+
+
+@recipe(isolated=True, timeout=0.5)
+def brisk_isolated(*, ctx) -> dict:
+    """Well within its 0.5 s timeout once started; a cold work horse's start-up must not count against it."""
+    ctx.wait(0.3)
+    return {"pid": os.getpid()}
