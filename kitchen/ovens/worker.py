@@ -60,6 +60,7 @@ class Worker:
         self.cooked = 0
         self._waiter = kitchen.waiter()
         self._loop: asyncio.AbstractEventLoop | None = None  # for async def recipes: one per oven, made on first use
+        self.cancel_asked: frozenset[int] = frozenset()  # orders it holds that the last heartbeat said to cancel
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -160,6 +161,8 @@ class Worker:
             log.error("%s: order %d (%r) is not on this oven's menu; handed back uncooked", self.name, order.id,
                       order.recipe)
             return "failed", None
+        if order.id in self.cancel_asked:  # cancelled while it waited in hand: never cooked
+            return self._cancel(order)
         opts = fn.options
         cooking = self.cooking = Cooking(order, speed=self.kitchen.settings.speed, stop=self.stop)
         self.cooking_since, self.cooking_options = time.monotonic(), opts
@@ -253,7 +256,8 @@ class Worker:
                     log.info("%s: order %d was cancelled; telling its recipe", self.name, cooking.order.id)
                     cooking.cancel.set()
             else:
-                oven.heartbeat()
+                asked = oven.heartbeat()
+            self.cancel_asked = frozenset(asked)  # orders in hand (prefetched) are then not cooked at all
         except OvenLost:
             if oven is self.oven:
                 self.lost = True

@@ -203,18 +203,33 @@ def cancelled(cur: Any, ctx: Ctx, oven: Who, order: Order, now: float) -> bool:
 
 
 def release(cur: Any, ctx: Ctx, oven: Who, order: Order | None, now: float) -> int:
-    """Hand orders back without counting an attempt (graceful shutdown)."""
+    """Hand orders back without counting an attempt (graceful shutdown); one asked to cancel ends cancelled."""
     st = ctx.st
     if order is not None:
         cur.execute(st.release_one, {"now": now, "id": order.id, "oven": oven.id, "fence": order.fence})
     else:
-        cur.execute(st.release_oven, (now, oven.id))
-    rows = cur.fetchall()
-    for order_id, _bucket in rows:
-        ctx.record(cur, now, EventKind.RELEASED, oven.name, int(order_id))
+        cur.execute(st.release_oven, {"now": now, "oven": oven.id})
+    rows = _handed_back(cur, ctx, oven, cur.fetchall(), now)
     if rows:
         ctx.notify(cur)
     return len(rows)
+
+
+def _handed_back(cur: Any, ctx: Ctx, oven: Who, rows: list, now: float, each: bool = True) -> list:
+    """Events for orders handed back (``each``: a 'released' one per order; a leave records one for all), and
+    the tally of those that ended cancelled (in bucket order)."""
+    cancelled: dict[int, int] = {}
+    for order_id, bucket, state in sorted(rows):
+        if state == "cancelled":
+            cancelled[int(bucket)] = cancelled.get(int(bucket), 0) + 1
+            ctx.record(cur, now, EventKind.CANCELLED, oven.name, int(order_id), was="cooking")
+        elif each:
+            ctx.record(cur, now, EventKind.RELEASED, oven.name, int(order_id))
+    for bucket in sorted(cancelled):
+        cur.execute(ctx.st.tally_cancelled, (cancelled[bucket], bucket))
+    if cancelled:
+        ctx.notify_finished(cur)
+    return rows
 
 
 def leave(cur: Any, ctx: Ctx, oven: Who, now: float) -> None:
@@ -222,8 +237,8 @@ def leave(cur: Any, ctx: Ctx, oven: Who, now: float) -> None:
     st = ctx.st
     cur.execute(st.oven_leave, (now, oven.id))
     left = cur.rowcount == 1
-    cur.execute(st.release_oven, (now, oven.id))
-    released = len(cur.fetchall())
+    cur.execute(st.release_oven, {"now": now, "oven": oven.id})
+    released = len(_handed_back(cur, ctx, oven, cur.fetchall(), now, each=False))
     if left:
         ctx.record(cur, now, EventKind.LEAVE, oven.name, None, released=released)
         rebalance_in(cur, ctx, now)

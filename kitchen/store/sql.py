@@ -146,12 +146,15 @@ CANCELLED = (
     "UPDATE orders SET state = 'cancelled', finished_at = :now, lease_until = NULL"
     " WHERE id = :id AND state = 'cooking' AND oven_id = :oven AND fence = :fence AND cancel_at IS NOT NULL"
     " RETURNING bucket")
+# Handing orders back (graceful shutdown): queued again, no attempt counted; cancelled if a cancel was asked.
+_RELEASE_SET = (
+    "UPDATE orders SET state = CASE WHEN cancel_at IS NOT NULL THEN 'cancelled' ELSE 'queued' END,"
+    " finished_at = CASE WHEN cancel_at IS NOT NULL THEN :now ELSE NULL END,"
+    " run_at = :now, lease_until = NULL, progress = 0, attempt = attempt - 1")
 RELEASE_ONE = (
-    "UPDATE orders SET state = 'queued', run_at = :now, lease_until = NULL, progress = 0, attempt = attempt - 1"
-    " WHERE id = :id AND state = 'cooking' AND oven_id = :oven AND fence = :fence RETURNING id, bucket")
-RELEASE_OVEN = (
-    "UPDATE orders SET state = 'queued', run_at = ?, lease_until = NULL, progress = 0, attempt = attempt - 1"
-    " WHERE oven_id = ? AND state = 'cooking' RETURNING id, bucket")
+    _RELEASE_SET + " WHERE id = :id AND state = 'cooking' AND oven_id = :oven AND fence = :fence"
+    " RETURNING id, bucket, state")
+RELEASE_OVEN = _RELEASE_SET + " WHERE oven_id = :oven AND state = 'cooking' RETURNING id, bucket, state"
 JOIN = (
     "INSERT INTO ovens (name, host, pid, state, joined_at, heartbeat_at, cooked)"
     " VALUES (:name, :host, :pid, 'alive', :now, :now, 0) RETURNING id")

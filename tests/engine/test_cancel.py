@@ -143,3 +143,34 @@ def test_kitchen_cancel(kitchen: Kitchen, backend_url: str, capsys: pytest.Captu
                                 "kitchen: error: ticket 99 not cancelled: no such order"]
     assert main(["--db", backend_url, "status"]) == 0
     assert "1 cancelled" in capsys.readouterr().out
+
+
+def test_an_order_handed_back_after_its_cancel_was_asked_ends_cancelled(kitchen: Kitchen) -> None:
+    """A graceful release or leave of an order whose cancel its oven had not acted on: cancelled, not requeued."""
+    first, second = can_quick.submit(kitchen), can_quick.submit(kitchen)
+    oven = kitchen.join("oven-1")
+    held = oven.claim_many(2)
+    assert [o.id for o in held] == [first.number, second.number]
+    assert kitchen.cancel(first.number) and kitchen.cancel(second.number)
+    assert oven.release(held[0]) == 1
+    oven.leave()
+    assert [kitchen.ticket(t.number).state for t in (first, second)] == ["cancelled", "cancelled"]
+    counts = kitchen.status().orders
+    assert (counts.queued, counts.cooking, counts.cancelled) == (0, 0, 2)
+
+
+def test_a_prefetched_order_cancelled_in_hand_is_never_cooked(kitchen: Kitchen) -> None:
+    first, second = can_quick.submit(kitchen, n=1), can_quick.submit(kitchen, n=2)
+    worker = Worker(kitchen, "oven-1", build_menu(kitchen.settings.menu), prefetch=2)
+    try:
+        worker.start()
+        worker.in_hand = worker.oven.claim_many(2)
+        assert kitchen.cancel(second.number)
+        worker.beat()  # the heartbeat hears it while the order waits in hand
+        while worker.tick() == "cooked":
+            pass
+    finally:
+        worker.close()
+    assert kitchen.ticket(first.number).state == "done"
+    info = kitchen.ticket(second.number)
+    assert (info.state, info.result) == ("cancelled", None)

@@ -34,6 +34,8 @@ def waiting(k: Kitchen, number: int, timeout: float) -> tuple[threading.Thread, 
             got["value"] = k.result(number, timeout)
         except Exception as exc:
             got["error"] = exc
+        finally:
+            k.release_thread()  # this thread's connection: closed here, not left to the garbage collector
         got["at"] = time.monotonic()
 
     thread = threading.Thread(target=run, daemon=True)
