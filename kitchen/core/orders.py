@@ -88,14 +88,20 @@ class Ticket:
     number: int
     bucket: int
     duplicate: bool = False
-    counter: Results | None = field(default=None, compare=False, repr=False)  # the kitchen that took it
+
+    def bound(self, counter: Results) -> Ticket:
+        """This ticket, able to wait for its result at ``counter`` (the Kitchen that handed it out). Kept off the
+        fields, so equality, ``repr`` and ``dataclasses.asdict`` see the ticket alone."""
+        object.__setattr__(self, "_counter", counter)
+        return self
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait until the order is finished and return its result: ``OrderBurnt`` (with the stored error),
         ``OrderCancelled``, or ``TimeoutError`` after ``timeout`` seconds (None: wait as long as it takes)."""
-        if self.counter is None:
+        counter: Results | None = getattr(self, "_counter", None)
+        if counter is None:
             raise RuntimeError("this ticket was not handed out by a Kitchen: use Kitchen.result(number)")
-        return self.counter.result(self.number, timeout)
+        return counter.result(self.number, timeout)
 
 
 @dataclass(frozen=True)

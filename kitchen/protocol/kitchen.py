@@ -10,7 +10,6 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from kitchen.core import recipes as known_recipes
@@ -138,7 +137,7 @@ class Kitchen:
 
     def _handed_out(self, tickets: list[Ticket]) -> list[Ticket]:
         """Tickets that can wait for their result (``Ticket.result``) on this kitchen."""
-        return [replace(t, counter=self) for t in tickets]
+        return [t.bound(self) for t in tickets]
 
     def result(self, number: int, timeout: float | None = None) -> Any:
         """Wait until order ``number`` is finished; its result, or ``OrderBurnt`` (with the stored error and

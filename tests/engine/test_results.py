@@ -3,13 +3,14 @@ the finished channel; SQLite: data_version) when the order finishes, and ``kitch
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Any
 
 import pytest
 
-from kitchen import GiveUp, Kitchen, OrderBurnt, OrderCancelled, recipe
+from kitchen import GiveUp, Kitchen, OrderBurnt, OrderCancelled, Ticket, recipe
 from kitchen.cli import main
 from kitchen.protocol.kitchen import RESULT_RECHECK
 from tests.support.waiting import wait_for
@@ -47,6 +48,10 @@ def test_result_returns_at_once_when_the_order_is_done(kitchen: Kitchen) -> None
     t = res_double.submit(kitchen, n=21)
     kitchen.cook_all()
     assert t.result(timeout=0) == 42 and t.result() == 42
+    assert dataclasses.asdict(t) == {"number": t.number, "bucket": t.bucket, "duplicate": False}, "the ticket alone"
+    assert t == Ticket(t.number, t.bucket) and kitchen.result(t.number) == 42
+    with pytest.raises(RuntimeError):
+        Ticket(t.number, t.bucket).result()
 
 
 def test_result_wakes_when_the_order_finishes_not_at_a_poll(open_kitchen) -> None:
