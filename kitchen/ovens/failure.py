@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from kitchen.core.errors import BadOrder, GiveUp
 
-from .recipes import RecipeOptions
+from .recipes import RecipeOptions, RecipeTimeout
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,10 @@ def described(exc: BaseException) -> str:
 
 
 def of_exception(exc: BaseException, options: RecipeOptions) -> Failure:
-    """An exception the recipe raised (or its arguments' check)."""
+    """An exception the recipe raised (or its arguments' check). Its timeout retries like a sync recipe's,
+    whatever ``retry_on`` says."""
+    if isinstance(exc, RecipeTimeout):
+        return Failure(f"TimeoutError: {exc}", "".join(tb.format_exception(exc)), True)
     retry = isinstance(exc, options.retry_on) and not isinstance(exc, (GiveUp, BadOrder))
     return Failure(described(exc), "".join(tb.format_exception(exc)), retry)
 

@@ -2,8 +2,8 @@
 
 Like huey's immediate mode, but through the real protocol: a short-lived oven incarnation joins, claims,
 cooks with the same failure policy, completes under the fence and leaves, all on the calling thread (no
-heartbeat or watchdog threads, so a recipe's ``timeout`` is not enforced here). A failed order is retried at
-once, without backoff, until it succeeds or burns: a test sees the final state.
+heartbeat or watchdog threads, so a recipe's ``timeout`` is enforced here only for ``async def`` recipes). A
+failed order is retried at once, without backoff, until it succeeds or burns: a test sees the final state.
 """
 
 from __future__ import annotations

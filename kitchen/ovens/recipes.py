@@ -38,6 +38,11 @@ class Cancelled(Exception):
     """Raised inside a recipe's cooperative wait when its order was cancelled: it ends ``cancelled``."""
 
 
+class RecipeTimeout(TimeoutError):
+    """An ``async def`` recipe ran past its ``timeout`` and was cancelled on its loop: the attempt fails (counted,
+    retried or burnt like any failure) and the oven goes on; no restart is needed, unlike a blocked thread."""
+
+
 class Burnt(Exception):
     """A bake went wrong on purpose (burn_rate); the order is retried or burnt like any failure."""
 
@@ -173,7 +178,8 @@ class Recipe:
 
     def cook(self, ctx: Cooking, loop: asyncio.AbstractEventLoop | None = None) -> Any:
         """Run it for one order: the payload's keys as arguments (BadOrder if they do not fit), ``ctx`` if
-        asked for; an ``async def`` recipe runs to completion on ``loop`` (the oven's own)."""
+        asked for; an ``async def`` recipe runs on ``loop`` (the oven's own) until it completes or its ``timeout``
+        (RecipeTimeout)."""
         if self.reads_payload:
             value = self.fn(ctx) if self._ctx_by_position else self.fn(ctx=ctx)
         else:
@@ -182,13 +188,22 @@ class Recipe:
             value = self.fn(**payload, ctx=ctx) if self.wants_ctx else self.fn(**payload)
         if inspect.isawaitable(value):
             if loop is None:
-                return asyncio.run(_awaited(value))
-            return loop.run_until_complete(_awaited(value))
+                return asyncio.run(_awaited(value, self.options.timeout))
+            return loop.run_until_complete(_awaited(value, self.options.timeout))
         return value
 
 
-async def _awaited(value: Any) -> Any:
-    return await value
+async def _awaited(value: Any, timeout: float | None) -> Any:
+    if timeout is None:
+        return await value
+    scope = asyncio.timeout(timeout)
+    try:
+        async with scope:
+            return await value
+    except TimeoutError:
+        if scope.expired():
+            raise RecipeTimeout(f"ran over its {timeout:g}s limit") from None
+        raise
 
 
 class Menu:

@@ -26,6 +26,7 @@ from .recipes import Cancelled, Cooking, Interrupted, Menu, Recipe, RecipeOption
 
 log = logging.getLogger("kitchen.oven")
 HARD_STOP = 1.0  # seconds a recipe may ignore "stop now" before the oven hands its orders back and exits
+ASYNC_GRACE = 1.0  # seconds past its timeout an async recipe's loop has to cancel it before the oven exits
 EXIT_HARD_STOP = 3
 EXIT_TIMEOUT = 4
 
@@ -284,8 +285,10 @@ class Worker:
                 and not self.hard_stopped):
             self.hard_stop()
         opts, order = self.cooking_options, self.cooking.order if self.cooking is not None else None
+        fn = self.menu.get(order.recipe) if order is not None else None
+        grace = ASYNC_GRACE if fn is not None and fn.is_async else 0.0  # its loop cancels it first (RecipeTimeout)
         if (opts is not None and order is not None and opts.timeout is not None and not opts.isolated
-                and now - self.cooking_since > opts.timeout and not self.hard_stopped):
+                and now - self.cooking_since > opts.timeout + grace and not self.hard_stopped):
             self.overran(order, opts.timeout)
 
     def overran(self, order: Order, timeout: float) -> None:

@@ -183,7 +183,7 @@ class Kitchen:
     def cook_all(self, **options: Any) -> int:
         """Cook what is queued and ready, here, synchronously, until nothing is (huey's immediate mode): for a
         user's tests, without ovens. Returns how many orders it completed. A failed order is retried at once (no
-        backoff) until it succeeds or burns; ``timeout`` is not enforced (no watchdog thread)."""
+        backoff) until it succeeds or burns; ``timeout`` is enforced only for ``async def`` recipes (no watchdog)."""
         return known_recipes.cooker()(self, **options)
 
     # -- ovens ---------------------------------------------------------------------------------------------

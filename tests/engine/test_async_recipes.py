@@ -4,10 +4,11 @@ the built-in pizzas are recipes of the same decorator. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from kitchen import GiveUp, Kitchen, recipe
-from kitchen.ovens.recipes import Recipe, RecipeOptions, build_menu
-from kitchen.ovens.worker import Worker
+from kitchen.ovens.recipes import Cooking, Recipe, RecipeOptions, build_menu
+from kitchen.ovens.worker import ASYNC_GRACE, EXIT_TIMEOUT, Worker
 
 
 @recipe
@@ -61,3 +62,47 @@ def test_the_built_in_pizzas_are_recipes_of_the_same_decorator(kitchen: Kitchen)
     assert kitchen.cook_all(menu=menu) == 3
     assert sized.result(timeout=5) == {"baked_seconds": 0.0, "slices": 6}, "toppings taken and ignored"
     assert plain.result(timeout=5)["slices"] == 8 and odd.result(timeout=5)["slices"] == 8
+
+
+@recipe(timeout=0.2, retry_on=(ValueError,))
+async def aio_stuck(*, ctx) -> str:
+    if ctx.attempt == 1:
+        await asyncio.sleep(30)  # past its timeout: cancelled on the oven's loop
+    return "second time lucky"
+
+
+def test_an_async_recipe_past_its_timeout_is_cancelled_on_its_loop_and_the_oven_goes_on(kitchen: Kitchen) -> None:
+    t = aio_stuck.submit(kitchen)
+    worker = Worker(kitchen, "oven-1", build_menu(kitchen.settings.menu))
+    try:
+        started = time.monotonic()
+        assert worker.tick() == "cooked"
+        assert time.monotonic() - started < 5, "cancelled at its timeout, not after its 30 s sleep"
+        info = kitchen.ticket(t.number)
+        assert (info.state, info.attempts, info.error) == ("queued", 1, "TimeoutError: ran over its 0.2s limit")
+        assert "RecipeTimeout" in info.traceback, "retried although retry_on names only ValueError"
+        kitchen.clock.advance(60)
+        assert worker.tick() == "cooked" and worker.oven.alive()
+    finally:
+        worker.close()
+    assert t.result(timeout=5) == "second time lucky"
+
+
+def test_the_watchdog_gives_an_async_recipe_s_loop_time_to_cancel_it_first(kitchen: Kitchen) -> None:
+    """Only an async recipe that blocks its loop (so it cannot be cancelled) takes the oven down, after a grace."""
+    t = aio_stuck.submit(kitchen)
+    worker = Worker(kitchen, "oven-1", build_menu(kitchen.settings.menu))
+    exits: list[int] = []
+    worker.exit_now = exits.append
+    try:
+        order = worker.start().claim()
+        assert order is not None and order.id == t.number
+        worker.cooking, worker.cooking_options, worker.cooking_since = Cooking(order), aio_stuck.options, 100.0
+        worker.watch(now=100.0 + 0.2 + ASYNC_GRACE / 2)
+        assert exits == [] and kitchen.ticket(t.number).state == "cooking", "its loop cancels it"
+        worker.watch(now=100.0 + 0.2 + ASYNC_GRACE + 0.1)
+        assert exits == [EXIT_TIMEOUT], "a loop that could not cancel it: the oven exits, as for a sync recipe"
+        assert kitchen.ticket(t.number).error == "TimeoutError: ran over its 0.2s limit"
+    finally:
+        worker.cooking = None
+        worker.close()
