@@ -16,15 +16,21 @@ from .core.errors import (
                           ConfigError,
                           DatabaseBusy,
                           DatabaseError,
+                          GiveUp,
                           KitchenError,
+                          OrderBurnt,
+                          OrderCancelled,
                           OvenLost,
                           SchemaError,
                           UnknownTicket,
 )
 from .core.events import EventKind, ReapReport, RefusalCode, RingMove
 from .core.orders import Order, Ticket
-from .ovens.recipes import Cooking, recipe
+from .ovens import immediate
+from .ovens.recipes import Cooking, Recipe, recipe
 from .protocol import Kitchen, Oven
+
+immediate.provide()  # Kitchen.cook_all cooks through the ovens layer (the layers forbid the facade importing it)
 
 __all__ = [
                           "BadOrder",
@@ -34,12 +40,16 @@ __all__ = [
                           "DatabaseError",
                           "EventKind",
                           "FrozenClock",
+                          "GiveUp",
                           "Kitchen",
                           "KitchenError",
                           "Order",
+                          "OrderBurnt",
+                          "OrderCancelled",
                           "Oven",
                           "OvenLost",
                           "ReapReport",
+                          "Recipe",
                           "RefusalCode",
                           "RingMove",
                           "SchemaError",

@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("ticket", help="where an order is: state, oven, attempts, result or error")
     t.add_argument("number", type=_positive_int)
     t.add_argument("--json", action="store_true")
+    t.add_argument("--wait", action="store_true", help="block until the order is finished: exit 0 when done, "
+                   "1 when burnt, cancelled or timed out")
+    t.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="with --wait: give up after this long")
+
+    c = sub.add_parser("cancel", help="cancel orders: queued ones never cook, cooking ones are stopped")
+    c.add_argument("tickets", nargs="+", type=_positive_int, metavar="TICKET")
 
     s = sub.add_parser("status", help="counts per state, ovens, ledger totals")
     s.add_argument("--json", action="store_true")
@@ -200,5 +206,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return commands.run(args, _settings(args))
     if command == "requeue" and not (args.burnt or args.tickets):
         args.usage_of.error("requeue needs --burnt or at least one TICKET")
+    if command == "ticket" and args.timeout is not None and not args.wait:
+        args.usage_of.error("--timeout needs --wait")
     with _open(args) as kitchen:
         return getattr(commands, command)(args, kitchen)

@@ -15,6 +15,7 @@ from typing import Any
 
 from kitchen.core import words
 from kitchen.core.config import Settings
+from kitchen.core.errors import OrderBurnt, OrderCancelled
 from kitchen.core.views import OvenView, RefusalRow, Snapshot
 from kitchen.protocol import Kitchen
 
@@ -99,11 +100,18 @@ def order(args: argparse.Namespace, kitchen: Kitchen) -> int:
     return 0
 
 
+TRACEBACK_LINES = 6  # the end of a stored traceback `kitchen ticket` shows: where it was raised
+
+
 def ticket(args: argparse.Namespace, kitchen: Kitchen) -> int:
+    """Where an order is; with --wait, block until it is finished: exit 0 done, 1 burnt, cancelled or timed out."""
+    code = 0
+    if args.wait:
+        code = _wait(kitchen, args.number, args.timeout)
     info = kitchen.ticket(args.number)
     if args.json:
         _print_json(_as_json(info))
-        return 0
+        return code
     line = f"ticket {info.ticket}: {info.state} ({info.recipe}), attempts {info.attempts}"
     if info.oven:
         line += f", oven {info.oven}"
@@ -114,7 +122,40 @@ def ticket(args: argparse.Namespace, kitchen: Kitchen) -> int:
         print(f"  result: {json.dumps(info.result)}")
     if info.error:
         print(f"  error: {info.error}")
+    if info.traceback:
+        lines = info.traceback.rstrip().splitlines()
+        print(f"  traceback (last {min(TRACEBACK_LINES, len(lines))} of {len(lines)} lines):")
+        for text in lines[-TRACEBACK_LINES:]:
+            print(f"    {text}")
+    return code
+
+
+def _wait(kitchen: Kitchen, number: int, timeout: float | None) -> int:
+    try:
+        kitchen.result(number, timeout)
+    except TimeoutError as exc:
+        print(f"kitchen: {exc}", file=sys.stderr)
+        return 1
+    except (OrderBurnt, OrderCancelled):
+        return 1
     return 0
+
+
+def cancel(args: argparse.Namespace, kitchen: Kitchen) -> int:
+    """Exit 0 if every ticket is cancelled (or being stopped), else 1 with one line per ticket that is not."""
+    outcome = kitchen.cancel_many(args.tickets)
+    refused = 0
+    for number in args.tickets:
+        state = outcome[number]
+        if state == "asked":
+            print(f"ticket {number}: cooking; its oven is told to stop (cancelled unless it completes first)")
+        elif state == "cancelled":
+            print(f"ticket {number}: cancelled")
+        else:
+            refused += 1
+            why = "no such order" if state == "unknown" else f"already {state}, left as it is"
+            print(f"kitchen: error: ticket {number} not cancelled: {why}", file=sys.stderr)
+    return 1 if refused else 0
 
 
 STATUS_JSON_KEYS = ("database", "orders", "ovens", "ledger", "bucket_count", "ring_generation", "requeued", "retried",
@@ -129,7 +170,7 @@ def status(args: argparse.Namespace, kitchen: Kitchen) -> int:
         return 0
     o, led = snap.orders, snap.ledger
     print(f"kitchen at {snap.database}")
-    print(f"orders: {o.queued} queued, {o.cooking} cooking, {o.done} done, {o.burnt} burnt")
+    print(f"orders: {o.queued} queued, {o.cooking} cooking, {o.done} done, {o.burnt} burnt, {o.cancelled} cancelled")
     for recipe, waiting in sorted(snap.no_oven_can_cook.items()):
         print(f"  {words.no_oven_can_cook(recipe, waiting)}")
     print(f"ledger: {led.completions} completions, {led.duplicate_submissions} duplicate submissions "

@@ -36,3 +36,25 @@ class OvenLost(KitchenError):
 
 class UnknownTicket(KitchenError):
     """No order has that ticket number."""
+
+
+class GiveUp(Exception):
+    """Raised by a recipe: this order cannot succeed (a refused card, a bad address). Burnt at once, no retry."""
+
+
+class OrderBurnt(KitchenError):
+    """``Ticket.result()`` of an order that ended burnt: ``error`` and ``traceback`` are what was stored."""
+
+    def __init__(self, ticket: int, error: str | None, traceback: str | None = None) -> None:
+        super().__init__(f"order {ticket} burnt: {error or 'no error recorded'}")
+        self.ticket = ticket
+        self.error = error
+        self.traceback = traceback
+
+
+class OrderCancelled(KitchenError):
+    """``Ticket.result()`` of an order that was cancelled: it has no result and never will."""
+
+    def __init__(self, ticket: int) -> None:
+        super().__init__(f"order {ticket} was cancelled")
+        self.ticket = ticket

@@ -24,6 +24,7 @@ class EventKind(str, Enum):
     REFUSED = "refused"
     RELEASED = "released"
     STOLEN = "stolen"        # an oven whose own buckets had nothing took a ready order from another's bucket
+    CANCELLED = "cancelled"  # a cancel ended the order (queued: at once; cooking: when its oven stopped it)
 
 
 class RefusalCode(str, Enum):

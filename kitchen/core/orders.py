@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import BadOrder, ConfigError
 
@@ -75,6 +75,12 @@ def dumps_json(value: Any, what: str = "value") -> str:
     return text if text.isascii() else utf8(text, what)
 
 
+class Results(Protocol):
+    """Where a ticket waits for its order's result (the Kitchen that took it)."""
+
+    def result(self, number: int, timeout: float | None = None) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Ticket:
     """What the order taker hands back at once: "come back later" with this number."""
@@ -82,6 +88,20 @@ class Ticket:
     number: int
     bucket: int
     duplicate: bool = False
+
+    def bound(self, counter: Results) -> Ticket:
+        """This ticket, able to wait for its result at ``counter`` (the Kitchen that handed it out). Kept off the
+        fields, so equality, ``repr`` and ``dataclasses.asdict`` see the ticket alone."""
+        object.__setattr__(self, "_counter", counter)
+        return self
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait until the order is finished and return its result: ``OrderBurnt`` (with the stored error),
+        ``OrderCancelled``, or ``TimeoutError`` after ``timeout`` seconds (None: wait as long as it takes)."""
+        counter: Results | None = getattr(self, "_counter", None)
+        if counter is None:
+            raise RuntimeError("this ticket was not handed out by a Kitchen: use Kitchen.result(number)")
+        return counter.result(self.number, timeout)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class OrderCounts:
     done: int
     burnt: int
     submitted: int
+    cancelled: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ class Snapshot:
 @dataclass(frozen=True)
 class TicketView:
     """Where one order is (``Kitchen.ticket()``); ``payload`` is None when the stored one is not JSON;
-    ``started_at`` is when its latest claim began (None if never claimed), so lane order can be checked."""
+    ``started_at`` is when its latest claim began (None if never claimed), so lane order can be checked;
+    ``traceback`` is the last failure's (None when it had none, or a later attempt succeeded)."""
 
     ticket: int
     state: str
@@ -117,6 +119,12 @@ class TicketView:
     run_at: float | None
     finished_at: float | None
     started_at: float | None = None
+    traceback: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Done, burnt or cancelled: it will not change again (unless a burnt one is requeued by hand)."""
+        return self.state in ("done", "burnt", "cancelled")
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,8 @@ def event(kind: str, oven: str | None, order_id: int | None, data: dict[str, Any
             return (f"order {order_id} handed back at the upgrade to customer lanes: another order of"
                     f" {d.get('customer')} was cooking")
         return f"order {order_id} handed back to the queue by {oven}"
+    if kind == EventKind.CANCELLED:
+        return f"order {order_id} cancelled" + (f" while {oven} cooked it" if d.get("was") == "cooking" else "")
     if kind == EventKind.STOLEN:
         return stolen(d.get("thief") or oven, order_id, d.get("owner"), d.get("bucket"))
     return legacy or kind

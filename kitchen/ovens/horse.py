@@ -6,9 +6,10 @@ kills only the horse, and the next isolated order starts a fresh one. The horse 
 (one process start per horse, not per order) and dies with its oven (PR_SET_PDEATHSIG).
 
 Protocol, one JSON object per line: the oven writes an order (recipe name, the module that registered it,
-payload text, attempt, fence, ...); the horse answers ``{"progress": n}`` lines, then ``{"ok": result}`` or
-``{"error": "Type: message"}``. The horse looks recipes up by name in modules the oven named itself,
-never in anything read from the database.
+payload text, attempt, fence, ...); the horse answers ``{"started": true}`` as the recipe begins (its timeout
+counts from there), ``{"progress": n}`` lines, then ``{"ok": result}`` or
+``{"error": "Type: message", "traceback": ..., "retry": bool}`` (the failure policy, decided where it ran).
+The horse looks recipes up by name in modules the oven named itself, never in anything read from the database.
 """
 
 from __future__ import annotations
@@ -26,10 +27,15 @@ from typing import IO, Any
 from kitchen.core.errors import BadOrder
 from kitchen.core.orders import Order, dumps_json
 
+from . import failure
 from .procs import die_with_parent
 from .recipes import Cooking, menu
 
 POLL = 0.05  # seconds between looks at a stop or a timeout while the horse cooks
+# Seconds a horse may take to start (a fresh interpreter, kitchen and the recipe's module imported) before its
+# recipe's timeout starts counting, at ``{"started": true}``: under load a cold start alone can outlast a short
+# timeout, and counting it would fail every attempt (each timeout kills the horse, so the next starts cold too).
+START_ALLOWANCE = 30.0
 
 
 class Horse:
@@ -48,7 +54,7 @@ class Horse:
 
     def cook(self, order: Order, module: str, timeout: float | None, stopping: Callable[[], bool],
              progress: Callable[[int], None]) -> tuple[str, Any]:
-        """('done', result) | ('failed', 'Type: message') | ('timeout', seconds) | ('interrupted', None)."""
+        """('done', result) | ('failed', Failure or 'Type: message') | ('timeout', seconds) | ('interrupted', None)."""
         proc = self.proc if self.proc is not None and self.proc.poll() is None else self._start()
         request = {"recipe": order.recipe, "module": module, "id": order.id, "attempt": order.attempt,
                    "fence": order.fence, "bucket": order.bucket, "priority": order.priority,
@@ -62,21 +68,26 @@ class Horse:
             self.kill()
             return "failed", "WorkHorseLost: the recipe's process could not be started"
         started = time.monotonic()
+        cooking = False  # until the horse says the recipe started, its start-up time is not the recipe's
         while True:
             if stopping():
                 self.kill()
                 return "interrupted", None
-            if timeout is not None and time.monotonic() - started > timeout:
+            limit = timeout if cooking or timeout is None else timeout + START_ALLOWANCE
+            if limit is not None and time.monotonic() - started > limit:
                 self.kill()
                 return "timeout", timeout
             for line in self._lines(proc.stdout):
                 answer = json.loads(line)
-                if "progress" in answer:
+                if "started" in answer:
+                    cooking, started = True, time.monotonic()
+                elif "progress" in answer:
                     progress(int(answer["progress"]))
                 elif "ok" in answer:
                     return "done", answer["ok"]
                 else:
-                    return "failed", str(answer.get("error") or "failed")
+                    return "failed", failure.Failure(str(answer.get("error") or "failed"), answer.get("traceback"),
+                                                     bool(answer.get("retry", True)))
             if proc.poll() is not None:
                 self.proc = None
                 how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"code {proc.returncode}"
@@ -109,18 +120,25 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         req = json.loads(raw)
         order = Order(req["id"], req["recipe"], req["body"], req["attempt"], req["fence"], req["bucket"],
                       req["priority"], req["customer"], req["key"])
+        fn = None
         try:
             importlib.import_module(req["module"])
             fn = menu.get(req["recipe"])
             if fn is None:
                 raise LookupError(f"recipe {req['recipe']!r} is not registered by module {req['module']!r}")
             ctx = Cooking(order, speed=float(req["speed"]), on_progress=lambda p: say({"progress": p}))
-            value = fn(ctx)
+            say({"started": True})
+            value = fn.cook(ctx)
+        except Exception as exc:
+            opts = fn.options if fn is not None else menu.options("")
+            what = failure.of_exception(exc, opts)
+            say({"error": what.error, "traceback": what.traceback, "retry": what.retry})
+            continue
+        try:
             say({"ok": json.loads(dumps_json(value, "result")) if value is not None else None})
         except BadOrder as exc:
-            say({"error": f"BadOrder: {exc}"})
-        except Exception as exc:
-            say({"error": f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__})
+            what = failure.of_result(exc)
+            say({"error": what.error, "traceback": None, "retry": False})
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ flags into actions that a signal handler must not do itself (waking a recipe's w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -14,16 +15,18 @@ import threading
 import time
 from typing import Any
 
-from kitchen.core.errors import KitchenError, OvenLost
+from kitchen.core.errors import BadOrder, KitchenError, OvenLost
 from kitchen.core.orders import Order
 from kitchen.protocol import Kitchen, Oven, result_json
 
+from . import failure
 from .horse import Horse
 from .jobs import add_reaper, make_scheduler
-from .recipes import Cooking, Interrupted, Menu, RecipeOptions
+from .recipes import Cancelled, Cooking, Interrupted, Menu, Recipe, RecipeOptions
 
 log = logging.getLogger("kitchen.oven")
 HARD_STOP = 1.0  # seconds a recipe may ignore "stop now" before the oven hands its orders back and exits
+ASYNC_GRACE = 1.0  # seconds past its timeout an async recipe's loop has to cancel it before the oven exits
 EXIT_HARD_STOP = 3
 EXIT_TIMEOUT = 4
 
@@ -32,13 +35,14 @@ class Worker:
     """One oven incarnation's loop over a Kitchen, with a recipe menu."""
 
     def __init__(self, kitchen: Kitchen, name: str, menu: Menu, *, burst: bool = False,
-                 prefetch: int | None = None, parent_pid: int | None = None) -> None:
+                 prefetch: int | None = None, parent_pid: int | None = None, retry_at_once: bool = False) -> None:
         self.kitchen = kitchen
         self.name = name
         self.menu = menu
         self.burst = burst
         self.prefetch = prefetch or kitchen.settings.prefetch
         self.parent_pid = parent_pid
+        self.retry_at_once = retry_at_once  # cook_all: a failed order is ready again at once (no backoff)
         self.oven: Oven | None = None
         self.in_hand: list[Order] = []
         self.pending: list[tuple[Order, Any]] = []
@@ -56,6 +60,8 @@ class Worker:
         self.exit_now = os._exit  # tests replace it to watch a hard stop without losing the test process
         self.cooked = 0
         self._waiter = kitchen.waiter()
+        self._loop: asyncio.AbstractEventLoop | None = None  # for async def recipes: one per oven, made on first use
+        self.cancel_asked: frozenset[int] = frozenset()  # orders it holds that the last heartbeat said to cancel
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -91,6 +97,15 @@ class Worker:
         except KitchenError as exc:
             log.warning("%s could not leave cleanly: %s (the reaper will recover its work)", self.name, exc)
         self.in_hand = []
+
+    def close(self) -> None:
+        """After ticks driven by hand (``cook_all``, tests): leave, and free the waiter and the event loop."""
+        self.shutdown()
+        self._waiter.close()
+        if self._loop is not None:
+            self._loop.close()
+        if self.horse is not None:
+            self.horse.kill()
 
     # -- one iteration ----------------------------------------------------------------------------------------
 
@@ -147,45 +162,80 @@ class Worker:
             log.error("%s: order %d (%r) is not on this oven's menu; handed back uncooked", self.name, order.id,
                       order.recipe)
             return "failed", None
-        opts = self.menu.options(order.recipe)
-        self.cooking = Cooking(order, speed=self.kitchen.settings.speed, stop=self.stop)
+        if order.id in self.cancel_asked:  # cancelled while it waited in hand: never cooked
+            return self._cancel(order)
+        opts = fn.options
+        cooking = self.cooking = Cooking(order, speed=self.kitchen.settings.speed, stop=self.stop)
         self.cooking_since, self.cooking_options = time.monotonic(), opts
         try:
             if opts.isolated:
                 return self._in_horse(order, fn, opts)
-            value = fn(self.cooking)
-            # a result that is not plain JSON fails this order now; found later, at the group commit, it
-            # would crash the oven, hand the order back uncounted, and crash every oven after it in a loop
-            result_json(value)
-            return "done", value
+            value = fn.cook(cooking, self._event_loop() if fn.is_async else None)
         except Interrupted:
             return "interrupted", None
+        except Cancelled:
+            return self._cancel(order)
         except Exception as exc:
-            error = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
-            state = self._joined().fail(order, error)
-            log.warning("%s: order %d failed (%s) -> %s", self.name, order.id, error,
-                        {"queued": "will retry", "burnt": "burnt (dead letter)"}.get(state or "", "already taken back"))
-            return "failed", None
+            if cooking.cancelled:
+                return self._cancel(order)
+            return self._failed(order, failure.of_exception(exc, opts), opts)
         finally:
             self.cooking = None
             self.cooking_options = None
+        try:
+            # a result that is not plain JSON fails this order now; found later, at the group commit, it
+            # would crash the oven, hand the order back uncounted, and crash every oven after it in a loop
+            result_json(value)
+        except BadOrder as exc:
+            return self._failed(order, failure.of_result(exc), opts)
+        return "done", value
 
-    def _in_horse(self, order: Order, fn: Any, opts: RecipeOptions) -> tuple[str, Any]:
+    def _failed(self, order: Order, what: failure.Failure, opts: RecipeOptions) -> tuple[str, Any]:
+        state = self._joined().fail(order, what.error, retry=what.retry, traceback=what.traceback,
+                                    max_attempts=opts.max_attempts, backoff=0.0 if self.retry_at_once else None)
+        log.warning("%s: order %d failed (%s) -> %s", self.name, order.id, what.error,
+                    {"queued": "will retry", "burnt": "burnt (dead letter)", "cancelled": "cancelled"}.get(
+                        state or "", "already taken back"))
+        return "failed", None
+
+    def _cancel(self, order: Order) -> tuple[str, Any]:
+        """The recipe stopped for a cancel: the order ends cancelled (if this claim still holds it)."""
+        ended = self._joined().cancelled(order)
+        log.info("%s: order %d %s", self.name, order.id, "cancelled while cooking" if ended else
+                 "stopped for a cancel, but its claim was already taken back")
+        return "failed", None
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        return self._loop
+
+    def _in_horse(self, order: Order, fn: Recipe, opts: RecipeOptions) -> tuple[str, Any]:
         """Cook in the work horse; the oven's own threads (heartbeat, watchdog) stay free meanwhile."""
         if self.horse is None:
             self.horse = Horse(self.kitchen.settings.speed)
         cooking = self.cooking
-        outcome, value = self.horse.cook(order, fn.__module__, opts.timeout, self.stop.is_set,
+        assert cooking is not None
+        outcome, value = self.horse.cook(order, fn.fn.__module__, opts.timeout,
+                                         lambda: self.stop.is_set() or cooking.cancelled,
                                          lambda p: setattr(cooking, "progress_value", p))
         if outcome == "done":
-            result_json(value)
+            try:
+                result_json(value)
+            except BadOrder as exc:
+                return self._failed(order, failure.of_result(exc), opts)
             return "done", value
+        if cooking.cancelled:
+            return self._cancel(order)
         if outcome == "interrupted":
             return "interrupted", None
-        error = f"TimeoutError: ran over its {value:g}s limit" if outcome == "timeout" else str(value)
-        state = self._joined().fail(order, error)
-        log.warning("%s: order %d failed (%s) -> %s", self.name, order.id, error, state or "already taken back")
-        return "failed", None
+        if outcome == "timeout":
+            what = failure.Failure(f"TimeoutError: ran over its {value:g}s limit", None, True)
+        elif isinstance(value, failure.Failure):
+            what = value
+        else:
+            what = failure.Failure(str(value), None, True)
+        return self._failed(order, what, opts)
 
     def _rejoin(self) -> None:
         log.warning("%s lost its incarnation (declared dead); rejoining as a new oven", self.name)
@@ -202,9 +252,13 @@ class Worker:
             return
         try:
             if cooking is not None:
-                oven.heartbeat(progress=cooking.progress_value, order=cooking.order)
+                asked = oven.heartbeat(progress=cooking.progress_value, order=cooking.order)
+                if cooking.order.id in asked and not cooking.cancel.is_set():
+                    log.info("%s: order %d was cancelled; telling its recipe", self.name, cooking.order.id)
+                    cooking.cancel.set()
             else:
-                oven.heartbeat()
+                asked = oven.heartbeat()
+            self.cancel_asked = frozenset(asked)  # orders in hand (prefetched) are then not cooked at all
         except OvenLost:
             if oven is self.oven:
                 self.lost = True
@@ -231,16 +285,20 @@ class Worker:
                 and not self.hard_stopped):
             self.hard_stop()
         opts, order = self.cooking_options, self.cooking.order if self.cooking is not None else None
+        fn = self.menu.get(order.recipe) if order is not None else None
+        grace = ASYNC_GRACE if fn is not None and fn.is_async else 0.0  # its loop cancels it first (RecipeTimeout)
         if (opts is not None and order is not None and opts.timeout is not None and not opts.isolated
-                and now - self.cooking_since > opts.timeout and not self.hard_stopped):
+                and now - self.cooking_since > opts.timeout + grace and not self.hard_stopped):
             self.overran(order, opts.timeout)
 
     def overran(self, order: Order, timeout: float) -> None:
         """An in-process recipe ran past its timeout: fail this attempt, hand the rest back, exit (a thread
         cannot be killed; the supervisor starts a fresh oven). Isolated recipes lose only their work horse."""
         log.warning("%s: order %d ran over its %gs limit; failing it and exiting", self.name, order.id, timeout)
+        opts = self.cooking_options
         try:
-            self._joined().fail(order, f"TimeoutError: ran over its {timeout:g}s limit")
+            self._joined().fail(order, f"TimeoutError: ran over its {timeout:g}s limit",
+                                max_attempts=opts.max_attempts if opts is not None else None)
         except KitchenError as exc:
             log.warning("%s could not fail order %d: %s", self.name, order.id, exc)
         self.hard_stop(EXIT_TIMEOUT)
@@ -323,6 +381,8 @@ class Worker:
             scheduler.shutdown(wait=False)
             self.shutdown()
             self._waiter.close()
+            if self._loop is not None:
+                self._loop.close()
             if self.horse is not None:
                 self.horse.kill()
             self.finished.set()

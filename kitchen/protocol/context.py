@@ -32,3 +32,7 @@ class Ctx:
     def notify(self, cur: Any) -> None:
         """Wake idle ovens when this transaction commits."""
         self.store.dialect.notify(cur)
+
+    def notify_finished(self, cur: Any) -> None:
+        """Wake those waiting for results (``Ticket.result``) when this transaction commits."""
+        self.store.dialect.notify_finished(cur)

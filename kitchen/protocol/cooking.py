@@ -96,14 +96,17 @@ def _record_steals(cur: Any, ctx: Ctx, thief: Who, taken: list[tuple[Order, Any]
                    bucket=order.bucket)
 
 
-def beat(cur: Any, ctx: Ctx, oven: Who, progress: int | None, order: Order | None, now: float) -> None:
-    """Liveness, lease renewal, progress. OvenLost when this incarnation was declared dead."""
+def beat(cur: Any, ctx: Ctx, oven: Who, progress: int | None, order: Order | None, now: float) -> list[int]:
+    """Liveness, lease renewal, progress; returns the orders it cooks that were asked to cancel. OvenLost when
+    this incarnation was declared dead."""
     st = ctx.st
     cur.execute(st.oven_beat, (now, oven.id))  # also renews the leases of every order it cooks
     if cur.rowcount != 1:
         raise OvenLost(f"{oven.name} (#{oven.id}) was declared dead or left; its orders were requeued")
     if progress is not None and order is not None:
         cur.execute(st.progress, {"progress": progress, "id": order.id, "oven": oven.id, "fence": order.fence})
+    cur.execute(st.cancel_asked, (oven.id,))
+    return sorted(int(r[0]) for r in cur.fetchall())
 
 
 def oven_alive(cur: Any, ctx: Ctx, oven: Who) -> bool:
@@ -133,6 +136,8 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
             accepted.append(False)
     for bucket in sorted(done_per_bucket):
         cur.execute(st.tally_done, (done_per_bucket[bucket], bucket))
+    if done_per_bucket:
+        ctx.notify_finished(cur)
     refused = len(items) - sum(done_per_bucket.values())
     if refused:
         cur.execute(st.oven_cooked, (-refused, oven.id))
@@ -161,15 +166,21 @@ def _refuse(cur: Any, ctx: Ctx, oven: Who, order: Order, now: float) -> None:
 
 
 def fail(cur: Any, ctx: Ctx, oven: Who, order: Order, error: str, backoff: float, limit: int,
-         now: float) -> str | None:
-    """Queued again after ``backoff`` or burnt at ``limit`` attempts; None if the claim was already stale."""
+         now: float, traceback: str | None = None) -> str | None:
+    """Queued again after ``backoff`` or burnt at ``limit`` attempts (cancelled if a cancel was asked meanwhile);
+    None if the claim was already stale."""
     st = ctx.st
     cur.execute(st.fail, {"max_attempts": limit, "run_at": now + backoff, "error": error, "now": now,
-                          "id": order.id, "oven": oven.id, "fence": order.fence})
+                          "id": order.id, "oven": oven.id, "fence": order.fence, "traceback": traceback})
     row = cur.fetchone()
     if row is None:
         return None
-    if row[0] == "burnt":
+    if row[0] in ("cancelled", "burnt"):
+        ctx.notify_finished(cur)
+    if row[0] == "cancelled":
+        cur.execute(st.tally_cancelled, (1, order.bucket))
+        ctx.record(cur, now, EventKind.CANCELLED, oven.name, order.id, was="cooking", error=error)
+    elif row[0] == "burnt":
         cur.execute(st.tally_burnt, (1, order.bucket))
         ctx.record(cur, now, EventKind.BURNT, oven.name, order.id, attempts=order.attempt, error=error)
     else:
@@ -179,19 +190,46 @@ def fail(cur: Any, ctx: Ctx, oven: Who, order: Order, error: str, backoff: float
     return str(row[0])
 
 
+def cancelled(cur: Any, ctx: Ctx, oven: Who, order: Order, now: float) -> bool:
+    """The oven stopped an order whose cancel it heard: cancelled, if this claim still holds it."""
+    cur.execute(ctx.st.cancelled, {"now": now, "id": order.id, "oven": oven.id, "fence": order.fence})
+    row = cur.fetchone()
+    if row is None:
+        return False
+    cur.execute(ctx.st.tally_cancelled, (1, int(row[0])))
+    ctx.record(cur, now, EventKind.CANCELLED, oven.name, order.id, was="cooking")
+    ctx.notify_finished(cur)
+    return True
+
+
 def release(cur: Any, ctx: Ctx, oven: Who, order: Order | None, now: float) -> int:
-    """Hand orders back without counting an attempt (graceful shutdown)."""
+    """Hand orders back without counting an attempt (graceful shutdown); one asked to cancel ends cancelled."""
     st = ctx.st
     if order is not None:
         cur.execute(st.release_one, {"now": now, "id": order.id, "oven": oven.id, "fence": order.fence})
     else:
-        cur.execute(st.release_oven, (now, oven.id))
-    rows = cur.fetchall()
-    for order_id, _bucket in rows:
-        ctx.record(cur, now, EventKind.RELEASED, oven.name, int(order_id))
+        cur.execute(st.release_oven, {"now": now, "oven": oven.id})
+    rows = _handed_back(cur, ctx, oven, cur.fetchall(), now)
     if rows:
         ctx.notify(cur)
     return len(rows)
+
+
+def _handed_back(cur: Any, ctx: Ctx, oven: Who, rows: list, now: float, each: bool = True) -> list:
+    """Events for orders handed back (``each``: a 'released' one per order; a leave records one for all), and
+    the tally of those that ended cancelled (in bucket order)."""
+    cancelled: dict[int, int] = {}
+    for order_id, bucket, state in sorted(rows):
+        if state == "cancelled":
+            cancelled[int(bucket)] = cancelled.get(int(bucket), 0) + 1
+            ctx.record(cur, now, EventKind.CANCELLED, oven.name, int(order_id), was="cooking")
+        elif each:
+            ctx.record(cur, now, EventKind.RELEASED, oven.name, int(order_id))
+    for bucket in sorted(cancelled):
+        cur.execute(ctx.st.tally_cancelled, (cancelled[bucket], bucket))
+    if cancelled:
+        ctx.notify_finished(cur)
+    return rows
 
 
 def leave(cur: Any, ctx: Ctx, oven: Who, now: float) -> None:
@@ -199,8 +237,8 @@ def leave(cur: Any, ctx: Ctx, oven: Who, now: float) -> None:
     st = ctx.st
     cur.execute(st.oven_leave, (now, oven.id))
     left = cur.rowcount == 1
-    cur.execute(st.release_oven, (now, oven.id))
-    released = len(cur.fetchall())
+    cur.execute(st.release_oven, {"now": now, "oven": oven.id})
+    released = len(_handed_back(cur, ctx, oven, cur.fetchall(), now, each=False))
     if left:
         ctx.record(cur, now, EventKind.LEAVE, oven.name, None, released=released)
         rebalance_in(cur, ctx, now)

@@ -12,17 +12,21 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kitchen.core import recipes as known_recipes
 from kitchen.core.clock import Clock, system_clock
-from kitchen.core.config import Settings
+from kitchen.core.config import Settings, load_settings
+from kitchen.core.errors import BadOrder, OrderBurnt, OrderCancelled, UnknownTicket
 from kitchen.core.events import EventKind, ReapReport
 from kitchen.core.orders import Ticket, check_oven_name, validate
 from kitchen.core.views import BurntOrder, EventRow, LedgerRow, RecentOrder, RefusalRow, Snapshot, TicketView
 from kitchen.store import RERUN, ChangeWaiter, Store, ensure_schema
 
-from . import cooking, reads, reaper, settle
+from . import cancel, cooking, reads, reaper, settle
 from .context import Ctx
 from .oven import Oven, menu_json
 from .submit import insert_many, prepare_many
+
+RESULT_RECHECK = 5.0  # seconds a result wait re-reads the ticket even without a wake-up (a lost notification)
 
 
 class Kitchen:
@@ -48,7 +52,13 @@ class Kitchen:
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock | None = None, settings: Settings | None = None,
              **overrides: Any) -> Kitchen:
-        """Open (creating or upgrading if needed) the kitchen at ``url``; keywords are any ``[kitchen]`` setting."""
+        """Open (creating or upgrading if needed) the kitchen at ``url``; keywords are any ``[kitchen]`` setting.
+
+        With neither ``url`` nor ``settings``, the settings are resolved as the CLI resolves them: keywords, then
+        KITCHEN_DB / KITCHEN_CONFIG, then ./kitchen.ini, then the defaults.
+        """
+        if url is None and settings is None:
+            return cls.open(settings=load_settings(**overrides), clock=clock)
         base = settings or Settings()
         if url is not None:
             overrides["database"] = url
@@ -92,19 +102,89 @@ class Kitchen:
     # -- the order taker ---------------------------------------------------------------------------------
 
     def submit(self, recipe: str, payload: Mapping[str, Any] | None = None, *, customer: str | None = None,
-               key: str | None = None, priority: int = 0, delay: float = 0.0) -> Ticket:
-        """Persist one order and return its ticket; committed before this returns."""
+               key: str | None = None, priority: int | None = None, delay: float = 0.0) -> Ticket:
+        """Persist one order and return its ticket; committed before this returns.
+
+        The payload's keys are the recipe's arguments: when this process knows the recipe (``@recipe``), they
+        are checked against its signature (BadOrder, nothing written) and ``priority`` defaults to its own.
+        An unknown name is accepted: another process's ovens may know it.
+        """
+        spec = known_recipes.known(recipe) if isinstance(recipe, str) else None
+        if priority is None:
+            priority = spec.priority if spec is not None else 0
         order = validate(recipe, payload, customer=customer, key=key, priority=priority, delay=delay,
                          payload_limit=self.settings.payload_limit)
-        return self.store.write(insert_many, self._ctx, [order], self.clock(),
-                                settle=settle.submitted(self._ctx))[0]
+        if spec is not None:
+            spec.check(payload or {})
+        return self._handed_out(self.store.write(insert_many, self._ctx, [order], self.clock(),
+                                                 settle=settle.submitted(self._ctx)))[0]
 
     def submit_many(self, orders: Iterable[Mapping[str, Any]]) -> list[Ticket]:
         """Persist many orders in one transaction: all are committed, or none (bad input writes nothing)."""
-        prepared = prepare_many(orders, self.settings.payload_limit)
+        specs = list(orders)
+        prepared = prepare_many(specs, self.settings.payload_limit)
         if not prepared:
             return []
-        return self.store.write(insert_many, self._ctx, prepared, self.clock(), settle=settle.submitted(self._ctx))
+        for i, (spec, order) in enumerate(zip(specs, prepared)):
+            known = known_recipes.known(order.recipe)
+            if known is not None:
+                try:
+                    known.check(spec.get("payload") or {})
+                except BadOrder as exc:
+                    raise BadOrder(f"order {i}: {exc}") from None
+        return self._handed_out(self.store.write(insert_many, self._ctx, prepared, self.clock(),
+                                                 settle=settle.submitted(self._ctx)))
+
+    def _handed_out(self, tickets: list[Ticket]) -> list[Ticket]:
+        """Tickets that can wait for their result (``Ticket.result``) on this kitchen."""
+        return [t.bound(self) for t in tickets]
+
+    def result(self, number: int, timeout: float | None = None) -> Any:
+        """Wait until order ``number`` is finished; its result, or ``OrderBurnt`` (with the stored error and
+        traceback), ``OrderCancelled``, or ``TimeoutError`` after ``timeout`` seconds (None: no limit).
+
+        Waits on the store's change waiter (PostgreSQL: LISTEN for finished orders; SQLite: data_version),
+        not a sleep loop: it wakes when an order finishes.
+        """
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        waiter = self.store.waiter(finished=True)
+        try:
+            while True:
+                waiter.arm()  # before the read: a finish committed after it wakes the wait below
+                info = self.ticket(number)
+                if info.state == "done":
+                    return info.result
+                if info.state == "burnt":
+                    raise OrderBurnt(number, info.error, info.traceback)
+                if info.state == "cancelled":
+                    raise OrderCancelled(number)
+                left = RESULT_RECHECK if deadline is None else min(RESULT_RECHECK, deadline - time.monotonic())
+                if left <= 0:
+                    raise TimeoutError(f"order {number} is still {info.state} after {timeout:g}s")
+                waiter.wait(left, lambda: False)
+        finally:
+            waiter.close()
+
+    def cancel(self, number: int) -> bool:
+        """Cancel one order: True if it will never cook (it was queued, or already cancelled) or its oven is
+        told to stop it (it was cooking: it ends ``cancelled`` unless it completes first); False if it had
+        already finished (done or burnt: left as it is). UnknownTicket if there is no such order."""
+        outcome = self.cancel_many([number])[number]
+        if outcome == "unknown":
+            raise UnknownTicket(f"no order with ticket {number}")
+        return outcome in (cancel.CANCELLED, cancel.ASKED, "cancelled")
+
+    def cancel_many(self, numbers: Iterable[int]) -> dict[int, str]:
+        """One transaction: ticket -> 'cancelled', 'asked' (cooking: its oven stops it), or what kept it
+        ('done', 'burnt', 'unknown')."""
+        ids = list(numbers)
+        return self.store.write(lambda cur: cancel.cancel(cur, self._ctx, ids, self.clock()), settle=RERUN)
+
+    def cook_all(self, **options: Any) -> int:
+        """Cook what is queued and ready, here, synchronously, until nothing is (huey's immediate mode): for a
+        user's tests, without ovens. Returns how many orders it completed. A failed order is retried at once (no
+        backoff) until it succeeds or burns; ``timeout`` is enforced only for ``async def`` recipes (no watchdog)."""
+        return known_recipes.cooker()(self, **options)
 
     # -- ovens ---------------------------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from . import cooking, settle
 from .context import Ctx
 from .cooking import Hint, Who
 
+TRACEBACK_LIMIT = 8000  # characters of a failure's traceback kept (its end: where it was raised)
+
 
 def menu_json(menu: Iterable[str] | None) -> str | None:
     """An oven's menu as stored and matched by claims: a sorted JSON list of recipe names (None: anything)."""
@@ -63,15 +65,16 @@ class Oven:
         return self._store.write(cooking.claim, self._ctx, self._who, limit, self._clock(), self._hint,
                                  settle=settle.claimed(self._ctx, self._who))
 
-    def heartbeat(self, progress: int | None = None, order: Order | None = None) -> None:
-        """Prove liveness, renew the leases of every order this oven cooks, record progress.
+    def heartbeat(self, progress: int | None = None, order: Order | None = None) -> list[int]:
+        """Prove liveness, renew the leases of every order this oven cooks, record progress; returns the
+        orders it cooks that were asked to cancel (``Kitchen.cancel``): stop them, then ``cancelled(order)``.
 
         Raises OvenLost when this incarnation was declared dead: its orders already went back to the queue.
         """
         if progress is not None and (isinstance(progress, bool) or not isinstance(progress, int)
                                      or not 0 <= progress <= 100):
             raise BadOrder(f"progress must be a whole number from 0 to 100, not {progress!r}")
-        self._store.write(cooking.beat, self._ctx, self._who, progress, order, self._clock(), settle=RERUN)
+        return self._store.write(cooking.beat, self._ctx, self._who, progress, order, self._clock(), settle=RERUN)
 
     def alive(self) -> bool:
         """Whether the database still counts this incarnation as alive."""
@@ -91,20 +94,32 @@ class Oven:
         return self._store.write(cooking.complete, self._ctx, self._who, items, claim, self._clock(), self._hint,
                                  settle=settle.completed(self._ctx, self._who, items))
 
-    def fail(self, order: Order, error: str, *, retry: bool = True) -> str | None:
-        """Retry with exponential backoff and jitter, or burn after max_attempts (at once if not ``retry``).
+    def fail(self, order: Order, error: str, *, retry: bool = True, traceback: str | None = None,
+             max_attempts: int | None = None, backoff: float | None = None) -> str | None:
+        """Retry with exponential backoff and jitter, or burn after ``max_attempts`` (default: the kitchen's;
+        at once if not ``retry``). ``traceback`` is kept beside the error (its last TRACEBACK_LIMIT characters).
+        ``backoff``: seconds before the retry (default: exponential from the settings, with jitter).
 
-        Returns 'queued' (will retry), 'burnt' (dead letter), or None if the claim was already stale.
+        Returns 'queued' (will retry), 'burnt' (dead letter), 'cancelled' (a cancel was asked meanwhile), or
+        None if the claim was already stale.
         """
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         error = lines[0][:500] if lines else "failed"
         s = self._ctx.settings
         # capped exponent: 2.0 ** 1100 overflows a float, and anything past 2 ** 60 is backoff_max anyway
-        backoff = min(s.backoff_max, s.backoff_base * 2.0 ** min(max(order.attempt - 1, 0), 60))
-        backoff *= 0.5 + 0.5 * self._rng.random()
-        limit = s.max_attempts if retry else 0
-        return self._store.write(cooking.fail, self._ctx, self._who, order, error, backoff, limit, self._clock(),
+        if backoff is None:
+            backoff = min(s.backoff_max, s.backoff_base * 2.0 ** min(max(order.attempt - 1, 0), 60))
+            backoff *= 0.5 + 0.5 * self._rng.random()
+        limit = (s.max_attempts if max_attempts is None else max_attempts) if retry else 0
+        kept = traceback[-TRACEBACK_LIMIT:] if traceback else None
+        return self._store.write(cooking.fail, self._ctx, self._who, order, error, backoff, limit, self._clock(), kept,
                                  settle=settle.failed(self._ctx, self._who, order))
+
+    def cancelled(self, order: Order) -> bool:
+        """End an order this oven stopped after hearing its cancel: True if it is now cancelled; False if the
+        claim was stale (taken back) or no cancel was asked."""
+        return self._store.write(lambda cur: cooking.cancelled(cur, self._ctx, self._who, order, self._clock()),
+                                 settle=RERUN)
 
     def release(self, order: Order | None = None) -> int:
         """Give orders back to the queue without counting an attempt (graceful shutdown); returns how many."""

@@ -58,7 +58,7 @@ def _event_kind(kind: str) -> EventKind | str:
 def snapshot(cur: Any, ctx: Ctx, now: float) -> Snapshot:
     st = ctx.st
     cur.execute(st.tally_totals)
-    submitted, done, burnt, dups, refused, requeued, retried = (int(v or 0) for v in cur.fetchone())
+    submitted, done, burnt, dups, refused, requeued, retried, cancelled = (int(v or 0) for v in cur.fetchone())
     cur.execute(st.cooking_orders)
     cooking = [dict(zip(("id", "oven_id", "recipe", "customer", "progress", "attempt", "fence", "bucket",
                          "started_at"), r)) for r in cur.fetchall()]
@@ -104,8 +104,8 @@ def snapshot(cur: Any, ctx: Ctx, now: float) -> Snapshot:
     return Snapshot(
         database=ctx.store.label,
         now=now,
-        orders=OrderCounts(queued=submitted - done - burnt - len(cooking), cooking=len(cooking), done=done,
-                           burnt=burnt, submitted=submitted),
+        orders=OrderCounts(queued=submitted - done - burnt - cancelled - len(cooking), cooking=len(cooking),
+                           done=done, burnt=burnt, submitted=submitted, cancelled=cancelled),
         ovens=oven_rows,
         buckets=[BucketView(bucket=b["bucket"], oven_id=b["oven_id"], oven=names.get(b["oven_id"]),
                             prev_oven=names.get(b["prev_oven_id"]), generation=b["generation"],
@@ -142,7 +142,7 @@ def ticket(cur: Any, ctx: Ctx, number: int) -> TicketView:
     if row is None:
         raise UnknownTicket(f"no order with ticket {number}")
     (order_id, state, recipe, customer, key, priority, bucket, attempt, fence, oven_id, progress, payload, result,
-     error, created_at, run_at, started_at, finished_at) = row
+     error, created_at, run_at, started_at, finished_at, traceback) = row
     oven = None
     if oven_id is not None:
         cur.execute(ctx.st.oven_name, (oven_id,))
@@ -152,7 +152,7 @@ def ticket(cur: Any, ctx: Ctx, number: int) -> TicketView:
         ticket=order_id, state=state, recipe=recipe, customer=customer, key=key, priority=priority,
         bucket=bucket, attempts=attempt, fence=fence, oven=oven, progress=progress,
         payload=loads_payload(payload), result=_json(result), error=error, created_at=created_at, run_at=run_at,
-        finished_at=finished_at, started_at=started_at,
+        finished_at=finished_at, started_at=started_at, traceback=traceback,
     )
 
 

@@ -61,8 +61,12 @@ def _taken_back(cur: Any, ctx: Ctx, now: float, oven: str | None, rows: list, re
     st = ctx.st
     burnt: dict[int, int] = {}
     requeued: dict[int, int] = {}
+    cancelled: dict[int, int] = {}
     for order_id, state, bucket in sorted(rows):
-        if state == "burnt":
+        if state == "cancelled":  # a cancel was asked while it cooked: it never cooks again
+            cancelled[bucket] = cancelled.get(bucket, 0) + 1
+            ctx.record(cur, now, EventKind.CANCELLED, oven, int(order_id), was="cooking", why=why.value)
+        elif state == "burnt":
             report.burnt.append(int(order_id))
             burnt[bucket] = burnt.get(bucket, 0) + 1
             ctx.record(cur, now, EventKind.BURNT, oven, int(order_id), why=why.value)
@@ -70,7 +74,11 @@ def _taken_back(cur: Any, ctx: Ctx, now: float, oven: str | None, rows: list, re
             report.requeued.append(int(order_id))
             requeued[bucket] = requeued.get(bucket, 0) + 1
             ctx.record(cur, now, EventKind.REQUEUE, oven, int(order_id), why=why.value)
-    for bucket in sorted(set(burnt) | set(requeued)):  # tally rows in bucket order (lock order)
+    if burnt or cancelled:
+        ctx.notify_finished(cur)
+    for bucket in sorted(set(burnt) | set(requeued) | set(cancelled)):  # tally rows in bucket order (lock order)
+        if bucket in cancelled:
+            cur.execute(st.tally_cancelled, (cancelled[bucket], bucket))
         if bucket in burnt:
             cur.execute(st.tally_burnt, (burnt[bucket], bucket))
         if bucket in requeued:

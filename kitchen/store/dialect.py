@@ -48,6 +48,10 @@ class ChangeWaiter(ABC):
     @abstractmethod
     def wait(self, timeout: float, interrupted: Callable[[], bool]) -> None: ...
 
+    def arm(self) -> None:
+        """Start watching now: a change committed after this returns wakes the next ``wait`` (call it before
+        reading what you wait on, so a change between the read and the wait is not missed)."""
+
     def close(self) -> None:
         """Release whatever the waiter holds (a LISTEN connection)."""
 
@@ -120,8 +124,13 @@ class Dialect(ABC):
     def notify(self, cur: Any) -> None:
         """Tell idle ovens the queue changed (delivered at commit). SQLite ovens watch data_version instead."""
 
+    def notify_finished(self, cur: Any) -> None:
+        """Tell those waiting for results that an order finished (delivered at commit); apart from ``notify``
+        so a completion never wakes idle ovens."""
+
     @abstractmethod
-    def waiter(self, store: Store) -> ChangeWaiter: ...
+    def waiter(self, store: Store, finished: bool = False) -> ChangeWaiter:
+        """A waiter for queue changes, or (``finished``) for orders finishing."""
 
     def server_clock(self, store: Store) -> Callable[[], float] | None:
         """A clock shared by every host, if the engine has one (PostgreSQL's); None: the local clock."""

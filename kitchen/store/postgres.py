@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 CHANNEL = "kitchen_orders"
 DEFAULT_SCHEMA = "kitchen"  # a URL naming no schema: kitchen's tables go here, away from the application's
+FINISHED_CHANNEL = "kitchen_finished"  # orders done, burnt or cancelled: for Ticket.result, never for ovens
 SCHEMA_LOCK = 7355608  # pg_advisory_xact_lock key: one process creates or upgrades the schema at a time
 log = logging.getLogger("kitchen.store")
 
@@ -148,8 +149,11 @@ class PostgresDialect(Dialect):
     def notify(self, cur: Any) -> None:
         cur.execute(f"SELECT pg_notify('{CHANNEL}', current_schema())")  # see ListenWaiter: ours only
 
-    def waiter(self, store: Store) -> ChangeWaiter:
-        return ListenWaiter(self.target)
+    def notify_finished(self, cur: Any) -> None:
+        cur.execute(f"SELECT pg_notify('{FINISHED_CHANNEL}', current_schema())")
+
+    def waiter(self, store: Store, finished: bool = False) -> ChangeWaiter:
+        return ListenWaiter(self.target, FINISHED_CHANNEL if finished else CHANNEL)
 
     def server_clock(self, store: Store) -> Callable[[], float]:
         """Reads the server's time on a connection of its own: a clock read inside a transaction body must
@@ -250,10 +254,14 @@ class ListenWaiter(ChangeWaiter):
     the whole database, so each NOTIFY names its kitchen's schema and only our schema's wake us (an empty
     payload, from a kitchen before schema payloads, wakes every one as it always did)."""
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self, target: Any, channel: str = CHANNEL) -> None:
         self._target = target
+        self._channel = channel
         self._listener: Any = None
         self._schema = ""
+
+    def arm(self) -> None:
+        self._listen()
 
     def wait(self, timeout: float, interrupted: Callable[[], bool]) -> None:
         deadline = time.monotonic() + timeout
@@ -277,7 +285,7 @@ class ListenWaiter(ChangeWaiter):
             try:
                 self._listener = psycopg.connect(self._target.location, autocommit=True, connect_timeout=5,
                                                  options=connection_options(self._target))
-                self._listener.execute(f"LISTEN {CHANNEL}")
+                self._listener.execute(f"LISTEN {self._channel}")
                 self._schema = self._listener.execute("SELECT current_schema()").fetchone()[0] or ""
             except Exception:
                 self._listener = None

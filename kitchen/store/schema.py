@@ -130,10 +130,20 @@ def _v4_ready_covers_recipe(cur: Any, dialect: Dialect) -> None:
     cur.execute(V4_READY)
 
 
+def _v5_tracebacks_and_cancel(cur: Any, dialect: Dialect) -> None:
+    """A failure keeps its traceback beside its error (``orders.traceback``); orders can be cancelled: when a
+    cancel was asked (``orders.cancel_at``, also set on a cooking order its oven is still to hear about) and a
+    per-bucket count of cancelled orders (``tally.cancelled``), so status stays O(buckets)."""
+    cur.execute("ALTER TABLE orders ADD COLUMN traceback TEXT")
+    cur.execute("ALTER TABLE orders ADD COLUMN cancel_at DOUBLE PRECISION")
+    cur.execute("ALTER TABLE tally ADD COLUMN cancelled BIGINT NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "typed events and refusal codes", _v2_typed_events),
     Migration(3, "customer lanes, oven menus, waiting recipes", _v3_lanes_and_menus),
     Migration(4, "one covering index over the queue", _v4_ready_covers_recipe),
+    Migration(5, "tracebacks, cancelled orders", _v5_tracebacks_and_cancel),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
 

@@ -35,12 +35,14 @@ def order_from_row(row: tuple) -> Order:
     return Order(int(order_id), recipe, payload, int(attempt), int(fence), int(bucket), int(priority), customer, key)
 
 
-# Taking an order back (its oven died, left, or its lease ran out): queued again, or burnt on its last attempt.
+# Taking an order back (its oven died, left, or its lease ran out): queued again, or burnt on its last attempt;
+# cancelled if a cancel was asked while it cooked (schema v5).
 _REQUEUE_SET = (
-    "UPDATE orders SET state = CASE WHEN attempt >= :max_attempts THEN 'burnt' ELSE 'queued' END,"
+    "UPDATE orders SET state = CASE WHEN cancel_at IS NOT NULL THEN 'cancelled'"
+    " WHEN attempt >= :max_attempts THEN 'burnt' ELSE 'queued' END,"
     " run_at = :now, lease_until = NULL, progress = 0,"
-    " error = CASE WHEN attempt >= :max_attempts THEN :error ELSE error END,"
-    " finished_at = CASE WHEN attempt >= :max_attempts THEN :now ELSE NULL END")
+    " error = CASE WHEN cancel_at IS NULL AND attempt >= :max_attempts THEN :error ELSE error END,"
+    " finished_at = CASE WHEN cancel_at IS NOT NULL OR attempt >= :max_attempts THEN :now ELSE NULL END")
 
 # -- the order taker -------------------------------------------------------------------------------------------------
 
@@ -64,6 +66,7 @@ TALLY_BURNT = "UPDATE tally SET burnt = burnt + ? WHERE bucket = ?"
 TALLY_REFUSED = "UPDATE tally SET refused = refused + 1 WHERE bucket = ?"
 TALLY_REQUEUED = "UPDATE tally SET requeued = requeued + ? WHERE bucket = ?"
 TALLY_RETRIED = "UPDATE tally SET retried = retried + 1 WHERE bucket = ?"
+TALLY_CANCELLED = "UPDATE tally SET cancelled = cancelled + ? WHERE bucket = ?"
 
 # -- an oven's side --------------------------------------------------------------------------------------------------
 
@@ -103,7 +106,7 @@ def claim_text(*, own: bool, on_menu: str | None, lock: str = "") -> str:
 # the queue: asked only by an oven whose last claim found nothing of its own, so it does not walk the whole
 # ready index in the own-buckets claim before every steal.
 OWN_WAITING = (
-    "SELECT (SELECT coalesce(sum(t.submitted - t.done - t.burnt), 0) FROM tally t"
+    "SELECT (SELECT coalesce(sum(t.submitted - t.done - t.burnt - t.cancelled), 0) FROM tally t"
     " JOIN buckets b ON b.bucket = t.bucket WHERE b.oven_id = :oven)"
     " - (SELECT count(*) FROM orders o JOIN buckets b ON b.bucket = o.bucket"
     " WHERE o.state = 'cooking' AND b.oven_id = :oven)")
@@ -116,8 +119,8 @@ PROGRESS = (
     "UPDATE orders SET progress = :progress"
     " WHERE id = :id AND oven_id = :oven AND fence = :fence AND state = 'cooking'")
 COMPLETE = (
-    "UPDATE orders SET state = 'done', finished_at = :now, result = :result, lease_until = NULL, progress = 100"
-    " WHERE id = :id AND state = 'cooking' AND oven_id = :oven AND fence = :fence")
+    "UPDATE orders SET state = 'done', finished_at = :now, result = :result, lease_until = NULL, progress = 100,"
+    " error = NULL, traceback = NULL WHERE id = :id AND state = 'cooking' AND oven_id = :oven AND fence = :fence")
 LEDGER = (
     "INSERT INTO ledger (order_id, oven_id, oven_name, fence, at) VALUES (:id, :oven, :name, :fence, :now)"
     " ON CONFLICT (order_id) DO NOTHING")
@@ -127,16 +130,31 @@ REFUSAL = (
     "INSERT INTO refusals (order_id, oven_id, oven_name, fence, at, reason, code, current_fence, order_state)"
     " VALUES (:id, :oven, :name, :fence, :now, '', :code, :current_fence, :order_state)")
 FAIL = (
-    "UPDATE orders SET state = CASE WHEN attempt >= :max_attempts THEN 'burnt' ELSE 'queued' END,"
-    " run_at = :run_at, error = :error, lease_until = NULL, progress = 0,"
-    " finished_at = CASE WHEN attempt >= :max_attempts THEN :now ELSE NULL END"
+    "UPDATE orders SET state = CASE WHEN cancel_at IS NOT NULL THEN 'cancelled'"
+    " WHEN attempt >= :max_attempts THEN 'burnt' ELSE 'queued' END,"
+    " run_at = :run_at, error = :error, traceback = :traceback, lease_until = NULL, progress = 0,"
+    " finished_at = CASE WHEN cancel_at IS NOT NULL OR attempt >= :max_attempts THEN :now ELSE NULL END"
     " WHERE id = :id AND state = 'cooking' AND oven_id = :oven AND fence = :fence RETURNING state")
+# Cancel: a queued order at once; a cooking one is asked (its oven hears it at its next heartbeat, and ends it
+# cancelled unless it completes first: both are compare-and-set on the claim's fence).
+CANCEL_QUEUED = (
+    "UPDATE orders SET state = 'cancelled', cancel_at = ?, finished_at = ? WHERE id = ? AND state = 'queued'"
+    " RETURNING bucket")
+CANCEL_COOKING = "UPDATE orders SET cancel_at = ? WHERE id = ? AND state = 'cooking'"
+CANCEL_ASKED = "SELECT id FROM orders WHERE oven_id = ? AND state = 'cooking' AND cancel_at IS NOT NULL"
+CANCELLED = (
+    "UPDATE orders SET state = 'cancelled', finished_at = :now, lease_until = NULL"
+    " WHERE id = :id AND state = 'cooking' AND oven_id = :oven AND fence = :fence AND cancel_at IS NOT NULL"
+    " RETURNING bucket")
+# Handing orders back (graceful shutdown): queued again, no attempt counted; cancelled if a cancel was asked.
+_RELEASE_SET = (
+    "UPDATE orders SET state = CASE WHEN cancel_at IS NOT NULL THEN 'cancelled' ELSE 'queued' END,"
+    " finished_at = CASE WHEN cancel_at IS NOT NULL THEN :now ELSE NULL END,"
+    " run_at = :now, lease_until = NULL, progress = 0, attempt = attempt - 1")
 RELEASE_ONE = (
-    "UPDATE orders SET state = 'queued', run_at = :now, lease_until = NULL, progress = 0, attempt = attempt - 1"
-    " WHERE id = :id AND state = 'cooking' AND oven_id = :oven AND fence = :fence RETURNING id, bucket")
-RELEASE_OVEN = (
-    "UPDATE orders SET state = 'queued', run_at = ?, lease_until = NULL, progress = 0, attempt = attempt - 1"
-    " WHERE oven_id = ? AND state = 'cooking' RETURNING id, bucket")
+    _RELEASE_SET + " WHERE id = :id AND state = 'cooking' AND oven_id = :oven AND fence = :fence"
+    " RETURNING id, bucket, state")
+RELEASE_OVEN = _RELEASE_SET + " WHERE oven_id = :oven AND state = 'cooking' RETURNING id, bucket, state"
 JOIN = (
     "INSERT INTO ovens (name, host, pid, state, joined_at, heartbeat_at, cooked)"
     " VALUES (:name, :host, :pid, 'alive', :now, :now, 0) RETURNING id")
@@ -194,8 +212,8 @@ ALL_BURNT = "SELECT id FROM orders WHERE state = 'burnt' ORDER BY id"
 # -- reads (see kitchen.protocol.reads for the row mappings) ---------------------------------------------------------
 
 TALLY_TOTALS = (
-    "SELECT sum(submitted), sum(done), sum(burnt), sum(duplicates), sum(refused), sum(requeued), sum(retried)"
-    " FROM tally")
+    "SELECT sum(submitted), sum(done), sum(burnt), sum(duplicates), sum(refused), sum(requeued), sum(retried),"
+    " sum(cancelled) FROM tally")
 COOKING_ORDERS = (
     "SELECT id, oven_id, recipe, customer, progress, attempt, fence, bucket, started_at FROM orders"
     " WHERE state = 'cooking' ORDER BY +id")  # +id: SQLite keeps the orders_cooking index (8dcab8b)
@@ -206,7 +224,7 @@ BUCKET_ROWS = "SELECT bucket, oven_id, prev_oven_id, generation, moved_at FROM b
 OVEN_NAME = "SELECT name FROM ovens WHERE id = ?"
 TICKET_COLUMNS = (
     "id, state, recipe, customer, dedup_key, priority, bucket, attempt, fence, oven_id, progress, payload,"
-    " result, error, created_at, run_at, started_at, finished_at")
+    " result, error, created_at, run_at, started_at, finished_at, traceback")
 TICKET = f"SELECT {TICKET_COLUMNS} FROM orders WHERE id = ?"
 LEDGER_ROWS = "SELECT id, order_id, oven_id, oven_name, fence, at FROM ledger ORDER BY id DESC LIMIT ?"
 REFUSAL_ROWS = (
@@ -246,6 +264,7 @@ class Statements:
     tally_refused: str
     tally_requeued: str
     tally_retried: str
+    tally_cancelled: str
     claim: str
     claim_menu: str
     own_waiting: str
@@ -259,6 +278,10 @@ class Statements:
     order_now: str
     refusal: str
     fail: str
+    cancel_queued: str
+    cancel_cooking: str
+    cancel_asked: str
+    cancelled: str
     release_one: str
     release_oven: str
     join: str

@@ -135,8 +135,8 @@ class SqliteDialect(Dialect):
             found = store.write(first)
         return BootClock(found if found is not None else offset)
 
-    def waiter(self, store: Store) -> ChangeWaiter:
-        return DataVersionWaiter(store)
+    def waiter(self, store: Store, finished: bool = False) -> ChangeWaiter:
+        return DataVersionWaiter(store)  # any commit by another connection: finishing orders included
 
     def classify(self, exc: BaseException) -> ErrorKind:
         exc = driver_error(exc)
@@ -182,6 +182,10 @@ class DataVersionWaiter(ChangeWaiter):
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._armed: int | None = None
+
+    def arm(self) -> None:
+        self._armed = self._version()
 
     def _version(self) -> int:
         try:
@@ -191,7 +195,7 @@ class DataVersionWaiter(ChangeWaiter):
 
     def wait(self, timeout: float, interrupted: Callable[[], bool]) -> None:
         deadline = time.monotonic() + timeout
-        start = self._version()
+        start, self._armed = (self._armed if self._armed is not None else self._version()), None
         if start == -1:
             pause(WAIT_STEP)
             return

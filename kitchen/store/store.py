@@ -116,8 +116,8 @@ class Store:
         self.db.dispose()
         self.dialect.after_fork()
 
-    def waiter(self) -> ChangeWaiter:
-        return self.dialect.waiter(self)
+    def waiter(self, finished: bool = False) -> ChangeWaiter:
+        return self.dialect.waiter(self, finished)
 
     # -- transactions ------------------------------------------------------------------------------------
 

@@ -69,6 +69,8 @@ def describe(t: TicketView) -> str:
     if state == "done":
         result = f" -> {t.result}" if t.result is not None else ""
         return f"{head}: done by {t.oven} (attempt {t.attempts}, fence {t.fence}){result}."
+    if state == "cancelled":
+        return f"{head}: cancelled after {t.attempts} attempt{'s' if t.attempts != 1 else ''}; it will not cook."
     return f"{head}: burnt after {t.attempts} attempts: {t.error}. `kitchen requeue {t.ticket}` retries it."
 
 

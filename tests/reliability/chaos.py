@@ -116,6 +116,9 @@ class Plan:
     hog_seconds: float = 1.35  # their one C call (> heartbeat_timeout: in its oven it would starve the heartbeat)
     stalls: int = 1  # foreign writers SIGSTOPped inside their transaction
     stall_seconds: float = 2.0  # > heartbeat_timeout, < busy_timeout
+    timed: int = 6  # orders of chaos_timed (isolated) among ``orders``: their first attempts overrun the timeout
+    timed_inline: int = 2  # ... of chaos_timed_inline (in process: each overrun takes its oven down)
+    cancels: int = 40  # cancels sent during the chaos, alternately of a cooking and of a queued order
 
 
 @dataclass
@@ -147,6 +150,11 @@ class Outcome:
     hog_call: float = 0.0  # the longest such call, seconds
     stalls: int = 0  # foreign writers stopped while holding SQLite's write lock
     stalled_for: float = 0.0  # the longest stall, seconds
+    timeouts: int = 0  # attempts failed by their recipe's timeout
+    timeouts_inline: int = 0  # ... of them in an oven's own process (the oven exited; its supervisor restarted it)
+    cancels: int = 0  # cancels sent (kitchen.cancel_many)
+    cancelled: int = 0  # orders that ended cancelled
+    cancelled_cooking: int = 0  # ... of which were cooking when the cancel was asked
     killed_batches: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     problems: list[str] = field(default_factory=list)
@@ -162,7 +170,9 @@ class Outcome:
                 f" kills={self.kills} restarts={self.restarts} freezes={self.freezes}"
                 f" (holding an order: {self.freezes_holding}) {clock} gil_hogs={self.hogs}"
                 f" (longest call {self.hog_call:.2f}s) stalled_writers={self.stalls}"
-                f" (longest {self.stalled_for:.1f}s) requeues={self.requeues}"
+                f" (longest {self.stalled_for:.1f}s) timeouts={self.timeouts} (in process: {self.timeouts_inline})"
+                f" cancels={self.cancels}"
+                f" (cancelled {self.cancelled}, of them cooking {self.cancelled_cooking}) requeues={self.requeues}"
                 f" refused_completions={self.refused} duplicates_absorbed={self.duplicates}"
                 f" killed_batches={','.join(self.killed_batches) or '-'} lost={self.lost}"
                 f" completed_twice={self.completed_twice} cooked_twice={self.cooked_twice}"
@@ -222,6 +232,12 @@ def order_specs(plan: Plan, rng: random.Random) -> list[dict]:
         while specs[i]["payload"].get("doomed"):
             i = (i + 1) % plan.orders
         specs[i].update(recipe="chaos_hog", payload={"seconds": plan.hog_seconds})
+    for k in range(plan.timed + plan.timed_inline):
+        i = int((k + 0.25) * plan.orders / (plan.timed + plan.timed_inline))
+        while specs[i]["payload"].get("doomed") or specs[i]["recipe"] != "chaos":
+            i = (i + 1) % plan.orders
+        specs[i].update(recipe="chaos_timed" if k < plan.timed else "chaos_timed_inline",
+                        payload={"overrun_until": rng.randint(2, 3)})
     return specs
 
 
@@ -267,6 +283,7 @@ class Chaos:
         self.submitters: list[dict] = []
         self.stallers: list[dict] = []
         self.tickets: dict[str, int] = {}
+        self.cancels: dict[int, str] = {}  # order -> what cancel_many answered (cancelled, asked, done, burnt)
         self.sent: set[str] = set()
         self.duplicates_sent = 0
         self.problems = self.out.problems
@@ -413,7 +430,8 @@ class Chaos:
         started = self.started_claims()
         completing = [(oid, fence) for oid, fence, recipe, payload, attempt in held if (oid, fence) in started
                       and (recipe == "chaos_hog" or (not (p := json.loads(payload)).get("doomed")
-                                                     and attempt >= int(p.get("fail_until", 0))))]
+                                                     and attempt >= int(p.get("fail_until", 0))
+                                                     and attempt >= int(p.get("overrun_until", 0))))]
         held = [(oid, fence) for oid, fence, *_ in held]
         if not completing or holds_write_lock(pid, self.db):
             os.kill(pid, signal.SIGCONT)  # it finished its order meanwhile, or would block every writer
@@ -554,8 +572,24 @@ class Chaos:
 
     def outstanding(self) -> int:
         """Queued (ready or delayed) plus cooking, from the tally (cheap at any size)."""
-        row = self.con.execute("SELECT sum(submitted) - sum(done) - sum(burnt) FROM tally").fetchone()
+        row = self.con.execute("SELECT sum(submitted) - sum(done) - sum(burnt) - sum(cancelled) FROM tally").fetchone()
         return int(row[0] or 0)
+
+    def cancel_one(self, cooking: bool) -> bool:
+        """Cancel a cooking order (a slow plain one) or a queued one (never a doomed, hog or timed one: which
+        orders burn stays known in advance); record what kitchen answered."""
+        state = "cooking" if cooking else "queued"
+        rows = self.con.execute(f"SELECT id, payload FROM orders WHERE state = '{state}' AND recipe = 'chaos'"
+                                " ORDER BY id DESC LIMIT 200").fetchall()
+        rows = [(oid, int(p.get("ms", 0))) for oid, payload in rows
+                if not (p := json.loads(payload)).get("doomed") and oid not in self.cancels]
+        if not rows:
+            return False
+        slow = [oid for oid, ms in rows if ms >= 100]  # a cooking slow one is likely still cooking when told
+        oid = self.rng.choice(slow if cooking and slow else [oid for oid, _ in rows])
+        self.cancels[oid] = self.kitchen.cancel_many([oid])[oid]
+        self.out.cancels += 1
+        return True
 
     def run(self) -> Outcome:
         plan, rng, out = self.plan, self.rng, self.out
@@ -572,6 +606,7 @@ class Chaos:
         step_at = sorted(rng.uniform(1.0, plan.submit_seconds) for _ in range(plan.clock_steps if clocks else 0))
         set_step_at = [plan.submit_seconds * (i + 0.55) / plan.clock_set_steps
                        for i in range(plan.clock_set_steps if clocks else 0)]
+        cancel_at = sorted(rng.uniform(0.5, plan.submit_seconds + 1.0) for _ in range(plan.cancels))
         self.start_ovens()
         t0 = self.t0 = time.monotonic()
         next_kill, next_look, next_report, next_freeze = t0 + 1.0, t0, t0 + 30, t0
@@ -597,12 +632,16 @@ class Chaos:
                 if set_step_at and now >= set_step_at[0]:
                     self.step_every_clock()
                     set_step_at.pop(0)
+                if cancel_at and now >= cancel_at[0] and (self.cancel_one(len(cancel_at) % 2 == 0)
+                                                          or now > plan.submit_seconds + plan.tail_chaos):
+                    cancel_at.pop(0)
                 if time.monotonic() >= next_look:
                     next_look = time.monotonic() + 0.1
                     self.thaw_dead()
                     self.release_protected()
                     busy = [s["thread"] for s in self.submitters + self.stallers if s["thread"].is_alive()]
                     chaos_over = (sent == len(chunks) and not batch_at and not freeze_at and not self.frozen
+                                  and not cancel_at
                                   and not stall_at and not step_at and not set_step_at and not busy
                                   and out.kills >= plan.min_kills
                                   and (now > plan.submit_seconds + plan.tail_chaos or self.outstanding() == 0))
@@ -697,7 +736,7 @@ class Chaos:
         if strangers:
             bad.append(f"{strangers} orders in the database that no one submitted (a duplicate created one?)")
         missing = sorted(set(self.tickets) - set(mine))
-        unfinished = sorted(k for k, r in mine.items() if r[2] not in ("done", "burnt"))
+        unfinished = sorted(k for k, r in mine.items() if r[2] not in ("done", "burnt", "cancelled"))
         out.orders, out.lost = len(mine), len(missing) + len(unfinished)
         if out.lost:
             bad.append(f"lost: {len(missing)} missing, {len(unfinished)} not done or burnt "
@@ -706,7 +745,10 @@ class Chaos:
             if key in mine and mine[key][0] != number:
                 bad.append(f"ticket for {key} was {number}, the database says {mine[key][0]}")
         burnt = {k for k, r in mine.items() if r[2] == "burnt"}
-        out.done, out.burnt, out.expected_burnt = len(mine) - len(burnt) - len(unfinished), len(burnt), len(self.doomed)
+        cancelled = {r[0] for r in mine.values() if r[2] == "cancelled"}
+        out.done = len(mine) - len(burnt) - len(unfinished) - len(cancelled)
+        out.burnt, out.expected_burnt = len(burnt), len(self.doomed)
+        self._verify_cancels({r[0]: r[2] for r in rows}, cancelled)
         for key in sorted(burnt - self.doomed)[:5]:
             bad.append(f"{key} (order {mine[key][0]}) burnt unexpectedly: {mine[key][5]}")
         for key in sorted(self.doomed - burnt)[:5]:
@@ -727,10 +769,11 @@ class Chaos:
         if twice:
             bad.append(f"orders whose completion was accepted more than once: {twice[:5]}")
         # the counters the status screen shows agree with the rows
-        names = ("submitted", "done", "burnt", "duplicates", "refused", "requeued")
+        names = ("submitted", "done", "burnt", "duplicates", "refused", "requeued", "cancelled")
         tally = dict(zip(names, con.execute(f"SELECT {', '.join(f'sum({n})' for n in names)} FROM tally").fetchone()))
         refusals = con.execute("SELECT count(*) FROM refusals").fetchone()[0]
         expected = {"submitted": len(rows), "done": len(done), "burnt": sum(r[2] == "burnt" for r in rows),
+                    "cancelled": sum(r[2] == "cancelled" for r in rows),
                     "refused": refusals, "duplicates": self.duplicates_sent}
         for name, want in expected.items():
             if tally[name] != want:
@@ -787,7 +830,7 @@ class Chaos:
             out.clock_seen = sum(1 for ss in starts.values() for s in ss
                                  if abs(s[5] - s[4] - self.wall_minus_mono) >= CLOCK_STEP / 2)
         unexplained = []
-        for oid, state in ((r[0], r[2]) for r in rows if r[2] in ("done", "burnt")):
+        for oid, state in ((r[0], r[2]) for r in rows if r[2] in ("done", "burnt", "cancelled")):
             mine = starts.get(oid, [])
             finished = ledger.get(oid, (None, None))[1] if state == "done" else None
             if state == "done" and not any(s[0] == finished for s in mine):
@@ -796,6 +839,8 @@ class Chaos:
             for i, (f, _attempt, pid, fails, begun, _wall) in enumerate(mine):
                 if fails or (f == finished and not any(s[0] == f for s in mine[:i])):
                     continue  # a failure by design (retried), or the start that finished the order
+                if state == "cancelled" and i == len(mine) - 1:
+                    continue  # the start its cancel stopped
                 recooked = mine[i + 1][4] if i + 1 < len(mine) else float("inf")
                 if self._killed_mid_cook(pid, begun, recooked, by_pid):
                     whys.add("killed")
@@ -813,6 +858,28 @@ class Chaos:
         for oid, mine in unexplained[:5]:
             bad.append(f"order {oid} was cooked again for no reason the run caused; starts (fence, attempt,"
                        f" oven pid, fails by design): {mine}")
+
+    def _verify_cancels(self, states: dict[int, str], cancelled: set[int]) -> None:
+        """A queued order cancelled stays cancelled; a cooking one ends cancelled or done (it completed first); a
+        finished one is left as it was; no order the run did not cancel is cancelled. Timeouts happened."""
+        out, bad = self.out, self.problems
+        allowed = {"cancelled": {"cancelled"}, "asked": {"cancelled", "done"}}
+        for oid, answer in sorted(self.cancels.items()):
+            if states.get(oid) not in allowed.get(answer, {answer}):
+                bad.append(f"order {oid}: cancel answered {answer!r}, but it ended {states.get(oid)!r}")
+        strays = cancelled - {oid for oid, answer in self.cancels.items() if answer in allowed}
+        if strays:
+            bad.append(f"orders cancelled that no one cancelled: {sorted(strays)[:5]}")
+        out.cancelled = len(cancelled)
+        out.cancelled_cooking = sum(1 for oid, a in self.cancels.items() if a == "asked" and oid in cancelled)
+        con = sqlite3.connect(self.db)
+        try:
+            out.timeouts, out.timeouts_inline = con.execute(
+                "SELECT count(*), coalesce(sum(o.recipe = 'chaos_timed_inline'), 0) FROM events e"
+                " JOIN orders o ON o.id = e.order_id WHERE e.kind IN ('retry', 'burnt')"
+                " AND e.data LIKE '%TimeoutError: ran over its%'").fetchone()
+        finally:
+            con.close()
 
     def _verify_deaths(self, con: sqlite3.Connection) -> None:
         """Every death verdict must be the run's doing: an oven incarnation alive when its process was SIGKILLed,

@@ -4,6 +4,11 @@
 ``doomed`` always fails (burnt after max_attempts), ``fail_until`` fails every attempt before that number
 (then succeeds: a kill only uses an attempt up, it never makes such an order burn), ``ms`` is the bake time.
 
+``chaos_timed`` (isolated, in a work horse) and ``chaos_timed_inline`` (in the oven's process): every attempt
+before ``overrun_until`` never returns, so only the recipe's ``timeout`` (TIMED_LIMIT) ends it: the attempt
+fails by design (counted, retried), in the horse by killing the horse, in process by taking the oven down (its
+supervisor starts a new one). Later attempts return at once.
+
 ``chaos_hog``: an isolated recipe (cooked in the oven's work horse) that holds the GIL for one long C call
 (``sum(range(n))`` never returns to the interpreter loop, so no other thread of its process runs meanwhile)
 of about ``seconds``: ``n`` is sized just before, from the fastest of three short probes timed on this
@@ -22,6 +27,7 @@ import time
 from kitchen.ovens.recipes import recipe
 
 STARTS = os.environ.get("CHAOS_STARTS")
+TIMED_LIMIT = 0.5  # seconds: the timed recipes' timeout
 # In a work horse this module is imported for the horse's first order, while its oven waits for the answer:
 # the parent now is that oven (after the oven's death the horse is re-parented, then killed by PDEATHSIG).
 PARENT_AT_IMPORT = os.getppid()
@@ -72,3 +78,25 @@ def chaos_hog(ctx):
     begun = time.monotonic()
     sum(range(n))  # one C call holding the GIL throughout
     return {"call_seconds": round(time.monotonic() - begun, 3), "pid": os.getpid()}
+
+
+def overruns(ctx) -> bool:
+    return ctx.attempt < int(ctx.payload.get("overrun_until", 0))
+
+
+@recipe("chaos_timed", isolated=True, timeout=TIMED_LIMIT)
+def chaos_timed(ctx):
+    late = overruns(ctx)
+    started(ctx, PARENT_AT_IMPORT, late)
+    while late:  # only the timeout ends this attempt: the oven kills its work horse
+        ctx.wait(3600)  # (not time.sleep: under libfaketime's stepped clocks it fails with EINVAL)
+    return {"token": ctx.token, "pid": os.getpid()}
+
+
+@recipe("chaos_timed_inline", timeout=TIMED_LIMIT)
+def chaos_timed_inline(ctx):
+    late = overruns(ctx)
+    started(ctx, os.getpid(), late)
+    while late:  # only the timeout ends this attempt: the oven fails it, hands back the rest and exits
+        ctx.wait(3600)
+    return {"token": ctx.token, "pid": os.getpid()}

@@ -1,7 +1,8 @@
 """Nothing lost, nothing completed twice, nothing cooked twice but for a real kill, no false death: 2,000
 orders through 4 oven processes that keep being SIGKILLed, frozen past their heartbeat timeout and thawed as
 zombies, whose wall clocks are stepped ±60 s (one oven, then all of them), with GIL-holding orders in the
-mix, a producer killed inside its transaction and a foreign writer stopped inside its own.
+mix, recipes that overrun their timeout (in a work horse and in process), cancels of queued and cooking
+orders, a producer killed inside its transaction and a foreign writer stopped inside its own.
 
 The core lives in chaos.py (``scripts/soak.py --minutes N`` runs the same chaos for longer).
 """
@@ -35,7 +36,9 @@ def test_chaos_nothing_lost_nothing_cooked_twice(tmp_path: Path, capsys: pytest.
     assert out.orders == 2000 and out.lost == 0 and out.completed_twice == 0
     assert out.recooked_unexplained == 0, "every re-cook follows a kill or a freeze of the oven holding it"
     assert out.false_deaths == 0 and out.deaths > 0, "every death verdict was the run's doing"
-    assert out.done + out.burnt == 2000 and out.burnt == out.expected_burnt > 0
+    assert out.done + out.burnt + out.cancelled == 2000 and out.burnt == out.expected_burnt > 0
+    assert out.cancels >= 30 and out.cancelled > 0 and out.cancelled_cooking > 0, "queued and cooking orders cancelled"
+    assert out.timeouts > out.timeouts_inline > 0, "attempts ended by their timeout, in a work horse and in process"
     assert out.duplicates == 200, "10% of the keys were sent twice; each second send absorbed"
     assert out.killed_batches == ["absent"], "the producer died before COMMIT: none of its batch may exist"
     assert out.kills >= 10 and out.freezes == 3

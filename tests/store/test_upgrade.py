@@ -24,7 +24,8 @@ from tests.store.raw import PLACEHOLDER, Db
 from tests.support.processes import ROOT, in_lockstep
 
 V2_COLUMNS = {("events", "data"), ("refusals", "code"), ("refusals", "current_fence"), ("refusals", "order_state")}
-LATER_COLUMNS = {("ovens", "menu")}  # v3: see test_upgrade_v3.py
+LATER_COLUMNS = {("ovens", "menu"),  # v3: see test_upgrade_v3.py
+                 ("orders", "traceback"), ("orders", "cancel_at"), ("tally", "cancelled")}  # v5: test_upgrade_v5.py
 OLD_REASON_CODES = {  # the first release's refusal sentences, and the code the v2 migration derives
     "stale fence 1: order already done (fence 2)": "already_done",
     "stale fence 1: order is being re-cooked under fence 2": "recooking",
@@ -214,7 +215,7 @@ def test_the_kitchen_works_after_the_upgrade(old_db: Db) -> None:
     with open_upgraded(old_db) as k:
         status = plain(k.status())
         assert status["orders"] == {"queued": 11, "cooking": 1, "done": counts["done"], "burnt": counts["burnt"],
-                                    "submitted": counts["submitted"]}
+                                    "submitted": counts["submitted"], "cancelled": 0}
         assert status["ledger"] == {"completions": counts["done"], "duplicate_submissions": counts["duplicates"],
                                     "refused_completions": counts["refused"]}
         assert (status["requeued"], status["retried"]) == (counts["requeued"], counts["retried"])

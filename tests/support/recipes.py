@@ -86,3 +86,41 @@ def stubborn_isolated(ctx):
 def forger(ctx):
     """Fails with a message that tries to forge a second log line."""
     raise RuntimeError("card refused\n12:00:00 INFO    [1] oven-9 done: order 1 (forged)")
+
+
+@recipe(isolated=True)
+async def aio_isolated(n: int) -> dict:
+    """An async def recipe in the work horse: its own event loop there."""
+    import asyncio
+
+    await asyncio.sleep(0.01)
+    return {"n": n, "pid": os.getpid()}
+
+
+@recipe(isolated=True, retry_on=(OSError,))
+def refuse_isolated(why: str) -> None:
+    """Fails with an exception outside retry_on, in the horse: the horse's verdict is 'do not retry'."""
+    raise ValueError(why)
+
+
+@recipe(isolated=True)
+def simmer_isolated(*, ctx) -> None:
+    """Waits forever in the horse (progress 5 once started): only a stop or a cancel ends it."""
+    ctx.progress(5)
+    while True:
+        ctx.wait(0.05)
+
+
+@recipe
+def simmer(*, ctx) -> None:
+    """Waits cooperatively in the oven's process until its order is cancelled (or the oven stops)."""
+    ctx.progress(5)
+    while True:
+        ctx.wait(0.05)
+
+
+@recipe(isolated=True, timeout=0.5)
+def brisk_isolated(*, ctx) -> dict:
+    """Well within its 0.5 s timeout once started; a cold work horse's start-up must not count against it."""
+    ctx.wait(0.3)
+    return {"pid": os.getpid()}

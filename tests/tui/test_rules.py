@@ -99,3 +99,21 @@ def test_only_our_own_or_same_host_ovens_may_be_signalled(tmp_path):
         # this test process is alive on this host but is no oven: refused
         assert "not a running kitchen oven" in refusal(launcher, name="z", host=HOST, pid=os.getpid(),
                                                        db_state="alive")
+
+
+def test_cancelled_orders_are_counted_and_described_and_a_burnt_one_shows_its_error(tmp_path):
+    from kitchen.tui.panes.queue import STATE_MARK, STYLES, queue_view
+
+    with Kitchen.open(str(tmp_path / "k.db"), clock=FrozenClock(), heartbeat_timeout=5.0) as k:
+        a, b = k.submit("margherita"), k.submit("margherita")
+        assert [name for name, _ in queue_view(k.status(), [], []).counts] == ["queued", "cooking", "done", "burnt"]
+        assert k.cancel(a.number)
+        view = queue_view(k.status(), [], k.recent_orders())
+        assert dict(view.counts) == {"queued": 1, "cooking": 0, "done": 0, "burnt": 0, "cancelled": 1}
+        assert "cancelled" in STATE_MARK and "queue--cancelled" in STYLES
+        assert view.recent[-1][3] == "cancelled"
+        assert counter.locate(k, a.number).text == "#1 margherita: cancelled after 0 attempts; it will not cook."
+        o = k.join("oven-1")
+        o.fail(o.claim(), "GiveUp: card refused", retry=False)
+        burnt = counter.locate(k, b.number)
+        assert burnt.tone == "error" and "burnt after 1 attempts: GiveUp: card refused" in burnt.text

@@ -78,3 +78,36 @@ def test_two_signals_kill_the_horse_and_hand_the_order_back(shop: Shop) -> None:
     assert proc.wait(timeout=20) == 0, "a clean exit: the oven did not need a hard stop"
     info = shop.kitchen.ticket(t.number)
     assert info.state == "queued" and info.attempts == 0
+
+
+def test_async_and_the_failure_policy_in_the_horse(shop: Shop) -> None:
+    proc = shop.oven("a")
+    aio = shop.kitchen.submit("aio_isolated", {"n": 3})
+    refused = shop.kitchen.submit("refuse_isolated", {"why": "bad address"})
+    done = wait_for(lambda: (i := shop.kitchen.ticket(aio.number)).state == "done" and i, 60, "the async order")
+    assert done.result["n"] == 3 and done.result["pid"] != proc.pid, "awaited in the work horse"
+    burnt = wait_for(lambda: (i := shop.kitchen.ticket(refused.number)).state == "burnt" and i, 60, "the refusal")
+    assert (burnt.attempts, burnt.error) == (1, "ValueError: bad address"), "not in retry_on: burnt at once"
+    assert "raise ValueError(why)" in burnt.traceback, "the horse's traceback came back with the error"
+
+
+@pytest.mark.parametrize("name", ["simmer", "simmer_isolated"])
+def test_cancelling_a_cooking_order_stops_its_recipe(shop: Shop, name: str) -> None:
+    proc = shop.oven("a")
+    t = shop.kitchen.submit(name)
+    wait_for(lambda: shop.kitchen.ticket(t.number).progress == 5, 60, "the recipe to start")
+    assert shop.kitchen.cancel(t.number) is True
+    info = wait_for(lambda: (i := shop.kitchen.ticket(t.number)).state == "cancelled" and i, 30, "the cancel")
+    assert info.attempts == 1 and shop.kitchen.status().orders.cancelled == 1
+    after = shop.kitchen.submit("noop")
+    wait_for(lambda: shop.kitchen.ticket(after.number).state == "done", 30, "the oven to cook on")
+    assert proc.poll() is None and shop.alive("a")
+
+
+def test_a_cold_work_horse_start_does_not_count_against_the_timeout(shop: Shop) -> None:
+    """A fresh horse imports kitchen and the recipe's module first (often longer than 0.2 s on a loaded machine):
+    the recipe's 0.5 s count from its start, so a 0.3 s recipe in a cold horse succeeds on its first attempt."""
+    shop.oven("a")
+    t = shop.kitchen.submit("brisk_isolated")
+    info = wait_for(lambda: (i := shop.kitchen.ticket(t.number)).state in ("done", "burnt") and i, 60, "the order")
+    assert (info.state, info.attempts, info.error) == ("done", 1, None)

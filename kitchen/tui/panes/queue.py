@@ -1,4 +1,5 @@
-"""The order list: how many orders wait, cook, are done or burnt; how fast they go; the newest tickets."""
+"""The order list: how many orders wait, cook, are done, burnt or cancelled; how fast they go; the newest
+tickets."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from textual.widgets import Sparkline
 from kitchen.core import words
 from kitchen.core.views import RecentOrder, Snapshot
 
-STATE_MARK = {"queued": "…", "cooking": "♨", "done": "✓", "burnt": "✗"}
-STYLES = {"queue--queued", "queue--cooking", "queue--done", "queue--burnt", "queue--dim", "queue--num"}
+STATE_MARK = {"queued": "…", "cooking": "♨", "done": "✓", "burnt": "✗", "cancelled": "⊘"}
+STYLES = {"queue--queued", "queue--cooking", "queue--done", "queue--burnt", "queue--cancelled", "queue--dim",
+          "queue--num"}
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,10 @@ class QueueView:
 
 def queue_view(status: Snapshot, throughput: list[float], recent: list[RecentOrder]) -> QueueView:
     o = status.orders
-    counts = (("queued", int(o.queued)), ("cooking", int(o.cooking)), ("done", int(o.done)),
-              ("burnt", int(o.burnt)))
+    counts: tuple[tuple[str, int], ...] = (
+        ("queued", int(o.queued)), ("cooking", int(o.cooking)), ("done", int(o.done)), ("burnt", int(o.burnt)))
+    if o.cancelled:  # shown once there is one: a shop that never cancels keeps its four counts
+        counts += (("cancelled", int(o.cancelled)),)
     extra = (("submitted", int(o.submitted)), ("requeued", int(status.requeued)), ("retried", int(status.retried)))
     rows = tuple((r.id, r.recipe, r.customer, r.state, r.progress or 0, r.attempt) for r in recent)
     stuck = tuple(words.no_oven_can_cook(recipe, n) for recipe, n in sorted(status.no_oven_can_cook.items()))

@@ -1,0 +1,60 @@
+"""The README's "Use it from Python": its ``tasks.py`` and its user's test run as a user would run them (pytest in
+a project of their own), and its producer lines against real ovens (``kitchen run --recipes tasks``), on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kitchen import Kitchen
+from tests.support.processes import ROOT, child_env
+
+pytestmark = pytest.mark.processes
+
+
+def blocks() -> dict[str, str]:
+    """The python code blocks of the README's "Use it from Python", by the file named on their first line."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Use it from Python"):text.index("## Ovens: `kitchen run`")]
+    out = {}
+    for block in re.findall(r"```python\n(.*?)```", section, re.S):
+        named = re.match(r"# (\w+\.py)", block)
+        out[named.group(1) if named else f"block{len(out)}"] = block
+    return out
+
+
+def test_the_readme_user_test_passes_in_a_project_of_its_own(tmp_path: Path) -> None:
+    code = blocks()
+    (tmp_path / "tasks.py").write_text(code["tasks.py"])
+    (tmp_path / "test_tasks.py").write_text(code["test_tasks.py"])
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                          "test_tasks.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env=child_env(tmp_path))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "1 passed" in run.stdout
+
+
+def test_the_readme_producer_lines_against_real_ovens(tmp_path: Path, backend_url: str) -> None:
+    code = blocks()
+    (tmp_path / "tasks.py").write_text(code["tasks.py"])
+    producer = next(v for v in code.values() if "from tasks import charge, soup" in v)
+    producer = producer.replace("Kitchen.open()", f"Kitchen.open({backend_url!r})")
+    script = Path(sys.executable).with_name("kitchen")
+    oven = subprocess.Popen([str(script), "--db", backend_url, "run", "--recipes", "tasks", "--log-level", "warning"],
+                            cwd=tmp_path, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        run = subprocess.run([sys.executable, "-c", producer], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120, env=child_env(tmp_path))
+    finally:
+        oven.terminate()
+        oven.wait(30)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.startswith("GiveUp: card refused Traceback (most recent call last):")
+    with Kitchen.open(backend_url) as k:
+        states = {k.ticket(n).state for n in (1, 2, 3)}
+        assert k.ticket(1).result == {"bowls": 2, "spicy": False} and states == {"done", "burnt"}
