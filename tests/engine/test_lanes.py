@@ -121,6 +121,22 @@ def test_the_database_refuses_two_cooking_orders_of_one_customer(kitchen: Kitche
             plain[0].number, plain[1].number)  # no customer: no lane, no limit
 
 
+def test_a_lane_passes_from_oven_to_oven_one_order_at_a_time(open_kitchen) -> None:
+    """The owner of the only bucket and a thief take turns: a lane's next order goes to whichever oven asks
+    once the one before is done — never two at once."""
+    k = open_kitchen(buckets=1)
+    owner, thief = k.join("owner"), k.join("thief")
+    tickets = k.submit_many([{"recipe": "margherita", "customer": "ada"} for _ in range(4)])
+    served = []
+    for oven in (owner, thief, owner, thief):
+        order = oven.claim()
+        assert order is not None and order.customer == "ada"
+        assert (thief if oven is owner else owner).claim() is None, "ada's next order waits for this one"
+        served.append((order.id, oven.name))
+        assert oven.complete(order)
+    assert served == [(t.number, name) for t, name in zip(tickets, ("owner", "thief", "owner", "thief"))]
+
+
 def test_ticket_shows_when_each_claim_started(kitchen: Kitchen, clock: FrozenClock) -> None:
     oven = kitchen.join("oven-1")
     first, second = kitchen.submit("margherita", customer="ada"), kitchen.submit("margherita", customer="ada")
@@ -156,15 +172,17 @@ def assert_lanes_kept(cooked: list[tuple[int, float, float, str]], lanes: dict[i
 
 @pytest.mark.processes
 def test_two_oven_processes_keep_every_lane(open_kitchen, backend_url: str) -> None:
-    """Two processes (two hosts, by name) drain 6 lanes of 20 orders and 60 lane-less orders, cooking 5 ms each.
-    One bucket: the first oven owns it, the other only steals, so lanes pass from oven to oven."""
+    """Two processes (two hosts, by name) drain 6 lanes of 20 orders and 60 lane-less orders: the owner cooks
+    20 ms an order, the thief 5 ms. One bucket: the first oven owns it, the other only steals, so lanes pass from
+    oven to oven — if the thief's process starts late on a busy machine, the owner's slow pace leaves it seconds
+    of lanes to share (at 5 ms each the owner could finish every lane alone before the thief's first claim)."""
     k = open_kitchen(clock=None, buckets=1)
     specs = [{"recipe": "margherita", "customer": f"cust-{i % 6}"} for i in range(120)]
     specs += [{"recipe": "margherita"} for _ in range(60)]
     tickets = k.submit_many(specs)
     lanes = {t.number: spec.get("customer") for t, spec in zip(tickets, specs)}
-    jobs = [{"url": backend_url, "name": f"oven-{h}", "host": f"host-{h}", "cook": 0.005, "idle": 1.0}
-            for h in ("a", "b")]
+    jobs = [{"url": backend_url, "name": f"oven-{h}", "host": f"host-{h}", "cook": cook, "idle": 1.0}
+            for h, cook in (("a", 0.02), ("b", 0.005))]
     results = run_ovens(jobs)
     cooked = [(o, c, f, job["name"]) for job, r in zip(jobs, results) for o, c, f in r["cooked"]]
     assert sorted(c[0] for c in cooked) == sorted(lanes), "every order cooked exactly once"
