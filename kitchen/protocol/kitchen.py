@@ -14,12 +14,12 @@ from typing import Any
 
 from kitchen.core.clock import Clock, system_clock
 from kitchen.core.config import Settings
-from kitchen.core.events import EventKind, ReapReport
+from kitchen.core.events import EventKind, PurgeReport, ReapReport
 from kitchen.core.orders import Ticket, check_oven_name, validate
 from kitchen.core.views import BurntOrder, EventRow, LedgerRow, RecentOrder, RefusalRow, Snapshot, TicketView
 from kitchen.store import RERUN, ChangeWaiter, Store, ensure_schema
 
-from . import cooking, reads, reaper, settle
+from . import cooking, reads, reaper, retention, settle
 from .context import Ctx
 from .oven import Oven, menu_json
 from .submit import insert_many, prepare_many
@@ -157,6 +157,48 @@ class Kitchen:
         ids = list(tickets)
         return self.store.write(lambda cur: reaper.requeue_burnt(cur, self._ctx, ids, burnt, self.clock()),
                                 settle=RERUN)
+
+    # -- retention -----------------------------------------------------------------------------------------------
+
+    def purge(self, *, older_than: float | None = None, dry_run: bool = False, batches: int | None = None,
+              now: float | None = None) -> PurgeReport:
+        """Delete finished orders past ``keep_done`` / ``keep_burnt`` (or ``older_than`` seconds), with their
+        ledger rows, refusals and events, and events past ``keep_events``, in short batches; on SQLite, give
+        freed pages back a few at a time. ``batches``: stop after that many (the reaper does one per pass);
+        None: until nothing is left. ``dry_run``: count what would go, write nothing."""
+        cut = retention.Cutoffs.of(self._ctx, self.clock() if now is None else now, older_than)
+        if dry_run:
+            return self.store.read(retention.would_purge, self._ctx, cut)
+        total = PurgeReport()
+        done = 0
+        while batches is None or done < batches:
+            if not self.store.read(retention.needs_purge, self._ctx, cut):
+                total.more = False
+                break
+            report = self.store.write(retention.purge_batch, self._ctx, cut, settle=RERUN)
+            done += 1
+            if report is None:  # another process holds this turn (PostgreSQL); a reaper simply skips it
+                total.more = True
+                if batches is not None:
+                    break
+                time.sleep(0.05)
+                continue
+            total.add(report)
+            if not report:
+                break
+        if total:  # pages were freed: give some back (an idle reaper pass takes no write lock)
+            total.reclaimed_pages = self.reclaim(batches=batches)
+        return total
+
+    def reclaim(self, *, batches: int | None = None) -> int:
+        """SQLite: give free pages back to the file system in short steps (see ``retention.reclaim``)."""
+        pages, steps = 0, 0
+        while batches is None or steps < batches:
+            step = self.store.write(retention.reclaim, self._ctx, settle=RERUN)
+            pages, steps = pages + step, steps + 1
+            if step < retention.RECLAIM_PAGES:
+                break
+        return pages
 
     # -- reading the shop -----------------------------------------------------------------------------------------
 
