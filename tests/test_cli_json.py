@@ -21,6 +21,7 @@ COMMANDS = {  # README command -> the arguments run
     "ovens": ["ovens", "--json"],
     "ticket": ["ticket", "1", "--json"],
     "ledger": ["ledger", "--json"],
+    "purge": ["purge", "--older-than", "1s", "--json"],
 }
 
 

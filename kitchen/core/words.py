@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .events import EventKind, RefusalCode, RingMove, TakeBack
+from .events import EventKind, PurgeReport, RefusalCode, RingMove, TakeBack
 from .views import WAITING_COUNT_CAP
 
 _TAKE_BACK = {TakeBack.OVEN_DIED: "oven died", TakeBack.LEASE_EXPIRED: "lease expired",
@@ -23,6 +23,24 @@ def move_summary(move: RingMove, with_generation: bool = True) -> str:
         parts.append(f"{flow.count} bucket{'s' if flow.count != 1 else ''} {flow.source or 'nobody'} -> {targets}")
     text = "; ".join(parts)
     return text + f" (generation {move.generation})" if with_generation else text
+
+
+def _n(count: int, what: str) -> str:
+    return f"{count:,} {what}{'' if count == 1 else 's'}"
+
+
+def purge_summary(report: PurgeReport) -> str:
+    """'1,200 orders (1,180 done, 20 burnt), 1,180 ledger rows, 3 refusals, 40 events; 5 keys kept as
+    tombstones, 2 expired; 256 pages given back' (a dry run says 'would purge')."""
+    text = (f"{_n(report.orders, 'order')} ({report.done:,} done, {report.burnt:,} burnt), "
+            f"{_n(report.ledger, 'ledger row')}, {_n(report.refusals, 'refusal')}, {_n(report.events, 'event')}")
+    if report.dry_run:
+        return "would purge " + text
+    if report.tombstones or report.expired_keys:
+        text += f"; {_n(report.tombstones, 'key')} kept as tombstones, {report.expired_keys:,} expired"
+    if report.reclaimed_pages:
+        text += f"; {_n(report.reclaimed_pages, 'page')} given back to the file system"
+    return text + ("; more to purge" if report.more else "")
 
 
 def refusal(code: str | None, fence: int, current_fence: int | None, order_state: str | None,

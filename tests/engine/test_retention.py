@@ -184,3 +184,32 @@ def test_forever_keeps_everything(open_kitchen: Callable[..., Kitchen], clock: F
     k.submit("marinara")
     clock.advance(10 * 365 * 86400)
     assert not k.purge() and counts(k)["orders"] == 4
+
+
+def test_the_reaper_job_purges_one_bounded_batch_per_pass(
+        open_kitchen: Callable[..., Kitchen], clock: FrozenClock) -> None:
+    from kitchen.ovens.jobs import purge_once
+
+    k = open_kitchen(keep_done="1m")
+    k.submit_many([{"recipe": "margherita"}] * (BATCH + 10))
+    cook_all(k)
+    assert not purge_once(k), "nothing old enough: no batch"
+    clock.advance(61)
+    first = purge_once(k)
+    assert first is not None and first.done == BATCH and first.more
+    second = purge_once(k)
+    assert second is not None and second.done == 9 and not second.more
+    assert k.status().orders.done == BATCH + 10
+
+
+def test_kitchen_ini_lists_every_setting_with_its_default() -> None:
+    from dataclasses import fields
+    from pathlib import Path
+
+    from kitchen.core.config import Settings, read_ini
+
+    ini = read_ini(Path(__file__).resolve().parents[2] / "kitchen.ini")
+    defaults = Settings()
+    assert set(ini) == {f.name for f in fields(Settings)}
+    resolved = Settings().with_overrides(**ini)
+    assert resolved == defaults, "each line's value is the default"
