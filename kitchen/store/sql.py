@@ -231,7 +231,7 @@ PURGE_TOMBSTONES = (
     " ORDER BY until LIMIT ?)")
 # Is there anything to purge? Cheap reads (the head of each window), so an idle reaper takes no write lock.
 _NOT_NEWEST = " AND order_id < (SELECT max(id) FROM orders)"
-OLDEST_COMPLETION = "SELECT at FROM ledger WHERE order_id < (SELECT max(id) FROM orders) ORDER BY id LIMIT 1"
+OLDEST_COMPLETION = "SELECT at FROM ledger WHERE +order_id < (SELECT max(id) FROM orders) ORDER BY id LIMIT 1"
 OLDEST_BURNT = "SELECT min(finished_at) FROM orders WHERE state = 'burnt' AND id < (SELECT max(id) FROM orders)"
 OLDEST_EVENT = "SELECT at FROM events ORDER BY id LIMIT 1"
 OLDEST_REFUSAL = "SELECT at FROM refusals ORDER BY id LIMIT 1"
