@@ -6,19 +6,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from enum import Enum
-from typing import Any
+from typing import Any, NoReturn
 
 from kitchen.core import words
 from kitchen.core.config import Settings
 from kitchen.core.views import OvenView, RefusalRow, Snapshot
 from kitchen.protocol import Kitchen
 
-from .logs import JsonFormatter, TextFormatter
+from . import logs
 
 
 def _print_json(value: Any) -> None:
@@ -46,27 +46,34 @@ def _refusal_json(row: RefusalRow) -> dict[str, Any]:
     return out
 
 
-def setup_logging(level: str, as_json: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if as_json else TextFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Headless ovens: this process is the oven, or (with --ovens N) a supervisor of N oven processes."""
+    listener = logs.install(args.log_level, args.log_json)
+    try:
+        return _run(args, settings, listener)
+    finally:
+        logs.stop(listener)
+
+
+def _flushing(writer: logs.LogWriter | None, exit_now: Callable[[int], NoReturn]) -> Callable[[int], NoReturn]:
+    """The worker's hard exit (os._exit skips atexit), writing out the queued log lines first."""
+    def exit_(code: int) -> NoReturn:
+        logs.stop(writer)
+        exit_now(code)
+    return exit_
+
+
+def _run(args: argparse.Namespace, settings: Settings, listener: logs.LogWriter | None) -> int:
     from kitchen.ovens.recipes import build_menu
     from kitchen.ovens.worker import Worker
 
-    setup_logging(args.log_level, args.log_json)
     modules = [m for m in settings.recipes.split() if m] + list(args.recipes)
     menu = build_menu(settings.menu, settings.burn_rate, modules)
     with Kitchen.open(settings=settings) as kitchen:
         if args.ovens == 1:
             worker = Worker(kitchen, args.name or f"oven-{os.getpid()}", menu, burst=args.burst,
                             prefetch=args.prefetch, parent_pid=args.parent)
+            worker.exit_now = _flushing(listener, worker.exit_now)
             return worker.run()
     from kitchen.ovens.supervisor import Supervisor
 

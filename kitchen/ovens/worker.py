@@ -12,7 +12,8 @@ import os
 import signal
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from kitchen.core.errors import KitchenError, OvenLost
 from kitchen.core.orders import Order
@@ -20,6 +21,7 @@ from kitchen.protocol import Kitchen, Oven, result_json
 
 from .horse import Horse
 from .jobs import add_reaper, make_scheduler
+from .oven_log import OvenLog, add_summary
 from .recipes import Cooking, Interrupted, Menu, RecipeOptions
 
 log = logging.getLogger("kitchen.oven")
@@ -53,8 +55,10 @@ class Worker:
         self.horse: Horse | None = None  # the work horse for isolated recipes, started on first use
         self.cooking_since = 0.0
         self.cooking_options: RecipeOptions | None = None
-        self.exit_now = os._exit  # tests replace it to watch a hard stop without losing the test process
+        # tests replace it to watch a hard stop without losing the test process
+        self.exit_now: Callable[[int], NoReturn] = os._exit
         self.cooked = 0
+        self.events = OvenLog(log, name)
         self._waiter = kitchen.waiter()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -130,10 +134,11 @@ class Worker:
         for (order, _), ok in zip(finished, accepted):
             if ok:
                 self.cooked += 1
-                log.info("%s done: order %d (%s)", self.name, order.id, order.recipe)
+                self.events.order(logging.DEBUG, "done", order, "%s done: order %d (%s)", self.name, order.id,
+                                  order.recipe)
             else:
-                log.warning("%s: completion of order %d refused (stale fence %d: it was taken back)",
-                            self.name, order.id, order.fence)
+                self.events.order(logging.WARNING, "refused", order, "%s: completion of order %d refused (stale"
+                                  " fence %d: it was taken back)", self.name, order.id, order.fence)
 
     def _cook(self, order: Order) -> tuple[str, Any]:
         fn = self.menu.get(order.recipe)
@@ -163,8 +168,11 @@ class Worker:
         except Exception as exc:
             error = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
             state = self._joined().fail(order, error)
-            log.warning("%s: order %d failed (%s) -> %s", self.name, order.id, error,
-                        {"queued": "will retry", "burnt": "burnt (dead letter)"}.get(state or "", "already taken back"))
+            self.events.order(logging.WARNING, "burnt" if state == "burnt" else "retry", order,
+                              "%s: order %d failed (%s) -> %s", self.name, order.id, error,
+                              {"queued": "will retry", "burnt": "burnt (dead letter)"}.get(state or "",
+                                                                                           "already taken back"),
+                              exc_info=True)
             return "failed", None
         finally:
             self.cooking = None
@@ -184,7 +192,8 @@ class Worker:
             return "interrupted", None
         error = f"TimeoutError: ran over its {value:g}s limit" if outcome == "timeout" else str(value)
         state = self._joined().fail(order, error)
-        log.warning("%s: order %d failed (%s) -> %s", self.name, order.id, error, state or "already taken back")
+        self.events.order(logging.WARNING, "burnt" if state == "burnt" else "retry", order,
+                          "%s: order %d failed (%s) -> %s", self.name, order.id, error, state or "already taken back")
         return "failed", None
 
     def _rejoin(self) -> None:
@@ -291,6 +300,7 @@ class Worker:
         heart.start()
         scheduler = make_scheduler()
         add_reaper(scheduler, self.kitchen)
+        add_summary(scheduler, self.events, self.kitchen)
         scheduler.start()
         watchdog = threading.Thread(target=self._watch_loop, name="watchdog", daemon=True)
         watchdog.start()

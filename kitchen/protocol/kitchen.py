@@ -235,6 +235,10 @@ class Kitchen:
         """Dead-lettered orders, oldest first."""
         return self.store.read(reads.burnt, self._ctx, limit)
 
+    def oldest_waiting(self) -> float | None:
+        """Seconds the next ready order has waited since it became ready (None: nothing ready)."""
+        return self.store.read(reads.oldest_waiting, self._ctx, self.clock())
+
     def completion_times(self, limit: int) -> list[float]:
         """The newest ``limit`` completion times from the ledger, newest first."""
         return self.store.read(reads.completion_times, self._ctx, limit)

@@ -215,3 +215,10 @@ def completion_times(cur: Any, ctx: Ctx, limit: int) -> list[float]:
     """The ledger's newest completion times, newest first (the TUI's throughput sparkline)."""
     cur.execute(ctx.st.ledger_times, (limit,))
     return [float(r[0]) for r in cur.fetchall()]
+
+
+def oldest_waiting(cur: Any, ctx: Ctx, now: float) -> float | None:
+    """Seconds the next ready order (the one a claim takes first) has been ready; None: nothing is ready."""
+    cur.execute(ctx.st.next_ready, (now,))
+    row = cur.fetchone()
+    return None if row is None else max(0.0, now - float(row[0]))

@@ -274,6 +274,8 @@ BURNT_ORDERS = (
     " ORDER BY id LIMIT ?")
 LEDGER_TIMES = "SELECT at FROM ledger ORDER BY id DESC LIMIT ?"
 META = "SELECT key, value FROM kitchen_meta"
+# The log summary's "oldest waiting": the next ready order (priority, then age) and since when it is ready.
+NEXT_READY = "SELECT run_at FROM orders WHERE state = 'queued' AND run_at <= ? ORDER BY priority DESC, id LIMIT 1"
 # Status's "no oven can cook": the distinct recipes of queued orders, one index probe each (a loose index scan
 # of orders_waiting_recipe, never the whole queue), then a capped count for each recipe no live oven knows.
 WAITING_RECIPES = (
@@ -354,6 +356,7 @@ class Statements:
     burnt_orders: str
     ledger_times: str
     meta: str
+    next_ready: str
     waiting_recipes: str
     waiting_of_recipe: str
     current_generation: str
