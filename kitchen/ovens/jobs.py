@@ -58,13 +58,16 @@ def reap_once(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None =
         return None
     if report:
         for name in report.dead:
-            log.warning("declared %s dead: missed heartbeats for over %gs", name, kitchen.settings.heartbeat_timeout)
+            log.warning("declared %s dead: missed heartbeats for over %gs", name, kitchen.settings.heartbeat_timeout,
+                        extra={"event": "dead", "oven": name})
         if report.requeued:
-            log.warning("requeued %d order(s): %s", len(report.requeued), _ids(report.requeued))
+            log.warning("requeued %d order(s): %s", len(report.requeued), _ids(report.requeued),
+                        extra={"event": "requeue"})
         if report.burnt:
-            log.warning("burnt %d order(s) on their last attempt: %s", len(report.burnt), _ids(report.burnt))
+            log.warning("burnt %d order(s) on their last attempt: %s", len(report.burnt), _ids(report.burnt),
+                        extra={"event": "burnt"})
         if report.moved:
-            log.info("buckets moved: %s", move_summary(report.moved))
+            log.info("buckets moved: %s", move_summary(report.moved), extra={"event": "moved"})
         if on_report:
             on_report(report)
     return report
@@ -79,7 +82,7 @@ def purge_once(kitchen: Kitchen) -> PurgeReport | None:
         log.warning("purge: %s", exc if isinstance(exc, KitchenError) else f"{exc.__class__.__name__}: {exc}")
         return None
     if report:
-        log.debug("purged %s", purge_summary(report))
+        log.debug("purged %s", purge_summary(report), extra={"event": "purged"})
     return report
 
 
