@@ -64,11 +64,13 @@ def _flushing(writer: logs.LogWriter | None, exit_now: Callable[[int], NoReturn]
 
 
 def _run(args: argparse.Namespace, settings: Settings, listener: logs.LogWriter | None) -> int:
+    from kitchen.ovens.periodic import schedules
     from kitchen.ovens.recipes import build_menu
     from kitchen.ovens.worker import Worker
 
     modules = [m for m in settings.recipes.split() if m] + list(args.recipes)
     menu = build_menu(settings.menu, settings.burn_rate, modules)
+    schedules(menu, settings.schedule)  # a bad every= / cron= / [schedule] line: one line before anything starts
     with Kitchen.open(settings=settings) as kitchen:
         if args.ovens == 1:
             worker = Worker(kitchen, args.name or f"oven-{os.getpid()}", menu, burst=args.burst,
@@ -125,7 +127,7 @@ def ticket(args: argparse.Namespace, kitchen: Kitchen) -> int:
 
 
 STATUS_JSON_KEYS = ("database", "orders", "ovens", "ledger", "bucket_count", "ring_generation", "requeued", "retried",
-                    "no_oven_can_cook")
+                    "no_oven_can_cook", "schedule")
 
 
 def status(args: argparse.Namespace, kitchen: Kitchen) -> int:
@@ -141,8 +143,14 @@ def status(args: argparse.Namespace, kitchen: Kitchen) -> int:
         print(f"  {words.no_oven_can_cook(recipe, waiting)}")
     print(f"ledger: {led.completions} completions, {led.duplicate_submissions} duplicate submissions "
           f"absorbed, {led.refused_completions} late completions refused")
+    for plan in snap.schedule:
+        print(f"schedule: {plan.recipe} {plan.rule}, last slot {_utc(plan.last_slot)}, next {_utc(plan.next_slot)}")
     _print_ovens(snap)
     return 0
+
+
+def _utc(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at)) if at < float("inf") else "never"
 
 
 def _print_ovens(snap: Snapshot) -> None:

@@ -79,6 +79,7 @@ class Settings:
     dedup_window: float | None = None  # None: the same as keep_done
     keep_events: float = 7 * DAY
     menu: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MENU))
+    schedule: Mapping[str, str] = field(default_factory=dict)  # [schedule] recipe = every 5m | cron 0 3 * * *
 
     @property
     def dedup_seconds(self) -> float:
@@ -119,6 +120,11 @@ class Settings:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be longer than 0, not {value}")
+        for recipe, rule in self.schedule.items():
+            check_recipe_name(recipe, "schedule: recipe name")
+            if str(rule).split(" ", 1)[0] not in ("every", "cron"):
+                raise ConfigError(f"[schedule] {recipe}: expected 'every DURATION' or 'cron M H DOM MON DOW',"
+                                  f" not {rule!r}")
         for recipe, seconds in self.menu.items():
             check_recipe_name(recipe, "menu: recipe name")
             if seconds < 0:
@@ -137,7 +143,7 @@ class Settings:
             if key in DURATIONS:
                 clean[key] = None if key == "dedup_window" and value == "" else parse_duration(value, key)
             else:
-                clean[key] = value if key == "menu" else _coerce(key, value, known[key].type)
+                clean[key] = value if key in ("menu", "schedule") else _coerce(key, value, known[key].type)
         return replace(self, **clean).validated()
 
 
@@ -192,10 +198,10 @@ def read_ini(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}, line {exc.lineno}: section [{exc.section}] appears twice") from None
     except configparser.Error as exc:
         raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
-    known = {f.name for f in fields(Settings)} - {"menu"}
+    known = {f.name for f in fields(Settings)} - {"menu", "schedule"}
     out: dict[str, Any] = {}
     for section in parser.sections():
-        if section not in ("kitchen", "menu"):
+        if section not in ("kitchen", "menu", "schedule"):
             warnings.warn(f"{path}: unknown section [{section}] ignored", stacklevel=2)
     if parser.has_section("kitchen"):
         for key, value in parser.items("kitchen"):
@@ -212,6 +218,8 @@ def read_ini(path: Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}: [menu] {recipe} must be a bake time in seconds, not {value!r}") from None
         if menu:
             out["menu"] = menu
+    if parser.has_section("schedule"):
+        out["schedule"] = {recipe: value.strip() for recipe, value in parser.items("schedule")}
     return out
 
 

@@ -79,6 +79,8 @@ class RecipeOptions:
 
     isolated: bool = False
     timeout: float | None = None
+    every: str | None = None  # periodic orders: see kitchen.ovens.periodic
+    cron: str | None = None
 
 
 class Menu:
@@ -88,19 +90,21 @@ class Menu:
         self._recipes: dict[str, Recipe] = {}
         self._options: dict[str, RecipeOptions] = {}
 
-    def register(self, name: str, fn: Recipe, *, isolated: bool = False, timeout: float | None = None) -> Recipe:
+    def register(self, name: str, fn: Recipe, *, isolated: bool = False, timeout: float | None = None,
+                 every: str | None = None, cron: str | None = None) -> Recipe:
         check_recipe_name(name)
         if timeout is not None and not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
             raise ConfigError(f"recipe {name}: timeout must be a positive number of seconds, not {timeout!r}")
         self._recipes[name] = fn
-        self._options[name] = RecipeOptions(isolated, None if timeout is None else float(timeout))
+        self._options[name] = RecipeOptions(isolated, None if timeout is None else float(timeout), every, cron)
         return fn
 
-    def recipe(self, name: str | None = None, *, isolated: bool = False,
-               timeout: float | None = None) -> Callable[[Recipe], Recipe]:
+    def recipe(self, name: str | None = None, *, isolated: bool = False, timeout: float | None = None,
+               every: str | None = None, cron: str | None = None) -> Callable[[Recipe], Recipe]:
         """Decorator: ``@menu.recipe("calzone")`` (defaults to the function's name)."""
         def deco(fn: Recipe) -> Recipe:
-            return self.register(name or fn.__name__, fn, isolated=isolated, timeout=timeout)
+            return self.register(name or fn.__name__, fn, isolated=isolated, timeout=timeout, every=every,
+                                 cron=cron)
         return deco
 
     def get(self, name: str) -> Recipe | None:
@@ -120,12 +124,12 @@ menu = Menu()
 
 
 def recipe(name: str | Recipe | None = None, *, isolated: bool = False,
-           timeout: float | None = None) -> Any:
+           timeout: float | None = None, every: str | None = None, cron: str | None = None) -> Any:
     """Register a user recipe on the process-wide menu: ``@recipe``, ``@recipe("soup")`` or
-    ``@recipe(isolated=True, timeout=30)``."""
+    ``@recipe(isolated=True, timeout=30)``; ``every="5m"`` or ``cron="0 3 * * *"`` also orders it on a schedule."""
     if callable(name):
         return menu.recipe(None)(name)
-    return menu.recipe(name, isolated=isolated, timeout=timeout)
+    return menu.recipe(name, isolated=isolated, timeout=timeout, every=every, cron=cron)
 
 
 def bake(seconds: float, burn_rate: float, rng: random.Random) -> Recipe:
@@ -166,5 +170,5 @@ def build_menu(bake_times: Mapping[str, float], burn_rate: float = 0.0, modules:
         fn = source.get(name)
         if fn is not None:
             opts = source.options(name)
-            out.register(name, fn, isolated=opts.isolated, timeout=opts.timeout)
+            out.register(name, fn, isolated=opts.isolated, timeout=opts.timeout, every=opts.every, cron=opts.cron)
     return out

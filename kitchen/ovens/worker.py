@@ -22,6 +22,7 @@ from kitchen.protocol import Kitchen, Oven, result_json
 from .horse import Horse
 from .jobs import add_reaper, make_scheduler
 from .oven_log import OvenLog, add_summary
+from .periodic import add_periodic, schedules
 from .recipes import Cooking, Interrupted, Menu, RecipeOptions
 
 log = logging.getLogger("kitchen.oven")
@@ -301,6 +302,7 @@ class Worker:
         scheduler = make_scheduler()
         add_reaper(scheduler, self.kitchen)
         add_summary(scheduler, self.events, self.kitchen)
+        add_periodic(scheduler, self.kitchen, schedules(self.menu, s.schedule))
         scheduler.start()
         watchdog = threading.Thread(target=self._watch_loop, name="watchdog", daemon=True)
         watchdog.start()

@@ -19,7 +19,7 @@ from kitchen.core.orders import Ticket, check_oven_name, validate
 from kitchen.core.views import BurntOrder, EventRow, LedgerRow, RecentOrder, RefusalRow, Snapshot, TicketView
 from kitchen.store import RERUN, ChangeWaiter, Store, ensure_schema
 
-from . import cooking, reads, reaper, retention, settle
+from . import cooking, periodic, reads, reaper, retention, settle
 from .context import Ctx
 from .oven import Oven, menu_json
 from .submit import insert_many, prepare_many
@@ -200,6 +200,16 @@ class Kitchen:
                 break
         return pages
 
+    # -- periodic orders -------------------------------------------------------------------------------------------
+
+    def fire(self, recipe: str, slot: float, next_slot: float, rule: str) -> Ticket | None:
+        """Queue the order of one schedule slot (key ``recipe@slot``) unless that slot or a later one was taken
+        already, by any process; returns its ticket, or None."""
+        order = validate(recipe, {"slot": slot}, key=periodic.slot_key(recipe, slot),
+                         payload_limit=self.settings.payload_limit)
+        return self.store.write(periodic.fire, self._ctx, order, slot, next_slot, rule, self.clock(),
+                                settle=_fired(self._ctx, order.key))
+
     # -- reading the shop -----------------------------------------------------------------------------------------
 
     def status(self) -> Snapshot:
@@ -242,3 +252,13 @@ class Kitchen:
     def completion_times(self, limit: int) -> list[float]:
         """The newest ``limit`` completion times from the ledger, newest first."""
         return self.store.read(reads.completion_times, self._ctx, limit)
+
+
+def _fired(ctx: Ctx, key: str | None) -> Any:
+    """Did a fire whose COMMIT reply was lost commit? Its key's order exists (then the ticket stands)."""
+    def settle(cur: Any, ticket: Ticket | None) -> bool:
+        if ticket is None:
+            return True  # nothing was written: answering None again is right
+        cur.execute(ctx.st.find_key, (key,))
+        return cur.fetchone() is not None
+    return settle

@@ -28,6 +28,7 @@ from kitchen.core.views import (
     TicketView,
 )
 
+from . import periodic
 from .context import Ctx
 
 RECENT_GONE_OVENS = 12
@@ -117,6 +118,7 @@ def snapshot(cur: Any, ctx: Ctx, now: float) -> Snapshot:
         retried=retried,
         heartbeat_timeout=ctx.settings.heartbeat_timeout,
         no_oven_can_cook=_no_oven_can_cook(cur, ctx, [_menu(o["menu"]) for o in alive]),
+        schedule=periodic.schedule_rows(cur, ctx),
     )
 
 

@@ -242,6 +242,14 @@ COUNT_BURNT_BEFORE = (
     "SELECT count(*) FROM orders WHERE state = 'burnt' AND finished_at < ? AND id < (SELECT max(id) FROM orders)")
 COUNT_EVENTS_BEFORE = "SELECT count(*) FROM events WHERE at < ?"
 
+# -- periodic orders (kitchen.protocol.periodic) ---------------------------------------------------------------------
+
+# One kitchen_meta row per periodic recipe, 'slot:<recipe>' -> '<last slot> <next slot> <rule>', the slots as
+# fixed-width text so the compare-and-set compares times: a slot is taken once, by whichever oven gets there.
+SLOT_INIT = "INSERT INTO kitchen_meta (key, value) VALUES (?, '') ON CONFLICT (key) DO NOTHING"
+SLOT_TAKE = "UPDATE kitchen_meta SET value = ? WHERE key = ? AND substr(value, 1, 17) < ? RETURNING key"
+SLOT_ROWS = "SELECT key, value FROM kitchen_meta WHERE key > 'slot:' AND key < 'slot;' ORDER BY key"  # ';' follows ':'
+
 # -- reads (see kitchen.protocol.reads for the row mappings) ---------------------------------------------------------
 
 TALLY_TOTALS = (
@@ -357,6 +365,9 @@ class Statements:
     ledger_times: str
     meta: str
     next_ready: str
+    slot_init: str
+    slot_take: str
+    slot_rows: str
     waiting_recipes: str
     waiting_of_recipe: str
     current_generation: str
