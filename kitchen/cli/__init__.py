@@ -63,6 +63,13 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _port(text: str) -> int:
+    value = _whole(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port, 1 to 65535, not {value}")
+    return value
+
+
 def _oven_name(text: str) -> str:
     try:
         return check_oven_name(text)
@@ -101,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-restart", action="store_true", help="with --ovens N: do not restart crashed ovens")
     r.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     r.add_argument("--log-json", action="store_true", help="one JSON object per log line")
+    r.add_argument("--metrics-port", type=_port, metavar="PORT",
+                   help="serve Prometheus metrics on this port (needs kitchen-queue[metrics])")
     r.add_argument("--parent", type=int, help=argparse.SUPPRESS)
 
     o = sub.add_parser("order", help="take an order; returns the ticket at once (come back later)")

@@ -18,7 +18,7 @@ from kitchen.core.config import Settings
 from kitchen.core.views import OvenView, RefusalRow, Snapshot
 from kitchen.protocol import Kitchen
 
-from . import logs
+from . import logs, metrics
 
 
 def _print_json(value: Any) -> None:
@@ -72,11 +72,20 @@ def _run(args: argparse.Namespace, settings: Settings, listener: logs.LogWriter 
     menu = build_menu(settings.menu, settings.burn_rate, modules)
     schedules(menu, settings.schedule)  # a bad every= / cron= / [schedule] line: one line before anything starts
     with Kitchen.open(settings=settings) as kitchen:
-        if args.ovens == 1:
-            worker = Worker(kitchen, args.name or f"oven-{os.getpid()}", menu, burst=args.burst,
-                            prefetch=args.prefetch, parent_pid=args.parent)
-            worker.exit_now = _flushing(listener, worker.exit_now)
-            return worker.run()
+        server = metrics.serve(kitchen, args.metrics_port) if args.metrics_port else None
+        try:
+            if args.ovens == 1:
+                worker = Worker(kitchen, args.name or f"oven-{os.getpid()}", menu, burst=args.burst,
+                                prefetch=args.prefetch, parent_pid=args.parent)
+                worker.exit_now = _flushing(listener, worker.exit_now)
+                return worker.run()
+            return _supervise(args, settings)
+        finally:
+            if server is not None:
+                server.shutdown()
+
+
+def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     from kitchen.ovens.supervisor import Supervisor
 
     base = args.name or f"oven-{os.getpid()}"

@@ -72,6 +72,8 @@ CASES = [
          1, ini="[kitchen]\nkeep_done = 7 days\n"),
     Case("purge-older-than-bad", ("purge", "--older-than", "banana"),
          "argument --older-than: --older-than must be a duration like 90s, 5m, 12h, 7d or forever, not 'banana'", 2),
+    Case("metrics-port-out-of-range", ("run", "--metrics-port", "70000"),
+         "argument --metrics-port: must be a TCP port, 1 to 65535, not 70000", 2),
     Case("argument-not-utf8", ("order", "margherita", "--customer", "\udcff\udcfe"),
          "is not valid UTF-8 text", 2),
     Case("payload-too-deep", ("order", "margherita", "--payload", '{"a":' * 70 + "1" + "}" * 70),
