@@ -213,3 +213,24 @@ def test_kitchen_ini_lists_every_setting_with_its_default() -> None:
     assert set(ini) == {f.name for f in fields(Settings)}
     resolved = Settings().with_overrides(**ini)
     assert resolved == defaults, "each line's value is the default"
+
+
+def test_one_purger_at_a_time_on_postgresql(open_kitchen: Callable[..., Kitchen], clock: FrozenClock,
+                                           backend: str, backend_url: str) -> None:
+    """Another process's batch holds this kitchen's purge lock: a reaper skips its turn, writes nothing."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time anyway")
+    import psycopg
+
+    from kitchen.store.postgres import PURGE_LOCK
+
+    k = open_kitchen(keep_done="1m")
+    k.submit_many([{"recipe": "margherita"}] * 5)
+    cook_all(k)
+    clock.advance(120)
+    base, schema = backend_url.split("?schema=")
+    with psycopg.connect(base) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (PURGE_LOCK, schema))
+        skipped = k.purge(batches=1)
+        assert not skipped and skipped.more and counts(k)["orders"] == 5
+    assert k.purge().done == 4
