@@ -36,6 +36,29 @@ def test_the_text_has_orders_by_state_counters_queue_age_and_ovens(kitchen: Kitc
     assert value(text, 'kitchen_oven_heartbeat_age_seconds{host="h1",oven="oven-1"}') == pytest.approx(2.0)
     assert value(text, 'kitchen_oven_cooked_total{host="h1",oven="oven-1"}') == 1
     assert "# TYPE kitchen_done_total counter" in text or "# TYPE kitchen_done counter" in text
+    assert value(text, "kitchen_claim_latency_seconds_count") == 1
+    assert value(text, 'kitchen_claim_latency_seconds_bucket{le="0.001"}') == 1, "claimed the moment it was ready"
+    assert value(text, 'kitchen_completion_latency_seconds_bucket{le="0.001"}') == 1
+    assert value(text, 'kitchen_completion_latency_seconds_bucket{le="+Inf"}') == 1
+
+
+def test_latency_histograms_count_each_completion_once(kitchen: Kitchen, clock: FrozenClock) -> None:
+    from prometheus_client import generate_latest
+
+    registry = metrics.registry_for(kitchen)  # from the newest completion on, like a serving process
+    kitchen.submit_many([{"recipe": "margherita"}] * 2)
+    clock.advance(3.0)  # ready for 3 s before the claim
+    oven = kitchen.join("oven-1")
+    first, second = oven.claim(), oven.claim()
+    clock.advance(0.2)
+    assert oven.complete(first) and oven.complete(second)
+    once = generate_latest(registry).decode()
+    assert value(once, "kitchen_claim_latency_seconds_count") == 2
+    assert value(once, 'kitchen_claim_latency_seconds_bucket{le="1.0"}') == 0
+    assert value(once, 'kitchen_claim_latency_seconds_bucket{le="5.0"}') == 2
+    assert value(once, "kitchen_completion_latency_seconds_sum") == pytest.approx(6.4)
+    again = generate_latest(registry).decode()
+    assert value(again, "kitchen_completion_latency_seconds_count") == 2, "a scrape counts nothing twice"
 
 
 def test_serve_answers_a_scrape_and_a_busy_port_is_one_line(kitchen: Kitchen) -> None:

@@ -17,11 +17,47 @@ from kitchen.protocol import Kitchen
 PREFIX = "kitchen"
 
 
-class KitchenCollector:
-    """A custom collector: fresh values from the database at every scrape."""
+BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0)  # seconds
+LATENCY_BATCH = 10_000  # completions read per scrape at most (the rest at the next one)
 
-    def __init__(self, kitchen: Kitchen) -> None:
+
+class KitchenCollector:
+    """A custom collector: fresh values from the database at every scrape. The latency histograms count the
+    completions this process has read since it started (a new process starts from the newest, like any
+    Prometheus counter after a restart)."""
+
+    def __init__(self, kitchen: Kitchen, since: int | None = None) -> None:
         self.kitchen = kitchen
+        self.after = self._newest() if since is None else since
+        self.claim = [0] * (len(BUCKETS) + 1)
+        self.done = [0] * (len(BUCKETS) + 1)
+        self.sums = [0.0, 0.0]
+
+    def _newest(self) -> int:
+        rows = self.kitchen.ledger(limit=1)
+        return rows[0].id if rows else 0
+
+    def _observe(self) -> None:
+        for ledger_id, wait, total in self.kitchen.latencies(self.after, LATENCY_BATCH):
+            self.after = ledger_id
+            for counts, value, i in ((self.claim, wait, 0), (self.done, total, 1)):
+                counts[next((b for b, edge in enumerate(BUCKETS) if value <= edge), len(BUCKETS))] += 1
+                self.sums[i] += value
+
+    def _histograms(self) -> Iterator[Any]:
+        from prometheus_client.core import HistogramMetricFamily
+
+        self._observe()
+        for name, text, counts, total in (
+                ("claim_latency_seconds", "Seconds a completed order waited, ready, before its claim", self.claim,
+                 self.sums[0]),
+                ("completion_latency_seconds", "Seconds from order to done, per completion", self.done,
+                 self.sums[1])):
+            cumulative, running = [], 0
+            for edge, count in zip((*map(str, BUCKETS), "+Inf"), counts):
+                running += count
+                cumulative.append((edge, running))
+            yield HistogramMetricFamily(f"{PREFIX}_{name}", text, buckets=cumulative, sum_value=total)
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -57,16 +93,17 @@ class KitchenCollector:
                 cooked.add_metric([oven.name, oven.host], oven.cooked)
         yield age
         yield cooked
+        yield from self._histograms()
 
 
-def registry_for(kitchen: Kitchen) -> Any:
+def registry_for(kitchen: Kitchen, since: int | None = None) -> Any:
     """A registry holding only kitchen's collector (no process or platform metrics of this interpreter)."""
     try:
         from prometheus_client import CollectorRegistry
     except ImportError:
         raise ConfigError("--metrics-port needs prometheus_client: pip install 'kitchen-queue[metrics]'") from None
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(KitchenCollector(kitchen))
+    registry.register(KitchenCollector(kitchen, since))
     return registry
 
 
@@ -82,8 +119,8 @@ def serve(kitchen: Kitchen, port: int, addr: str = "0.0.0.0") -> Any:
     return server
 
 
-def text(kitchen: Kitchen) -> str:
-    """The exposition text one scrape returns (for tests and `kitchen status`-like use)."""
+def text(kitchen: Kitchen, since: int | None = 0) -> str:
+    """The exposition text of one scrape (tests): latencies of the completions after ledger id ``since``."""
     from prometheus_client import generate_latest
 
-    return generate_latest(registry_for(kitchen)).decode()
+    return generate_latest(registry_for(kitchen, since)).decode()

@@ -249,6 +249,11 @@ class Kitchen:
         """Seconds the next ready order has waited since it became ready (None: nothing ready)."""
         return self.store.read(reads.oldest_waiting, self._ctx, self.clock())
 
+    def latencies(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, float, float]]:
+        """Completions after ledger id ``after``: (ledger id, seconds ready before claimed, seconds from order
+        to done), oldest first; for metrics' histograms."""
+        return self.store.read(reads.latencies, self._ctx, after, limit)
+
     def completion_times(self, limit: int) -> list[float]:
         """The newest ``limit`` completion times from the ledger, newest first."""
         return self.store.read(reads.completion_times, self._ctx, limit)

@@ -224,3 +224,9 @@ def oldest_waiting(cur: Any, ctx: Ctx, now: float) -> float | None:
     cur.execute(ctx.st.next_ready, (now,))
     row = cur.fetchone()
     return None if row is None else max(0.0, now - float(row[0]))
+
+
+def latencies(cur: Any, ctx: Ctx, after: int, limit: int) -> list[tuple[int, float, float]]:
+    """(ledger id, claim wait, order-to-done seconds) of completions after ledger id ``after``, oldest first."""
+    cur.execute(ctx.st.latencies, (after, limit))
+    return [(int(i), max(0.0, float(w or 0.0)), max(0.0, float(d or 0.0))) for i, w, d in cur.fetchall()]

@@ -282,6 +282,11 @@ BURNT_ORDERS = (
     " ORDER BY id LIMIT ?")
 LEDGER_TIMES = "SELECT at FROM ledger ORDER BY id DESC LIMIT ?"
 META = "SELECT key, value FROM kitchen_meta"
+# Metrics' latency histograms: each completion after a ledger id, with its order's wait for a claim (claimed at
+# minus ready at) and its time from order to done (ledger at minus created at).
+LATENCIES = (
+    "SELECT l.id, o.started_at - o.run_at, l.at - o.created_at FROM ledger l JOIN orders o ON o.id = l.order_id"
+    " WHERE l.id > ? ORDER BY l.id LIMIT ?")
 # The log summary's "oldest waiting": the next ready order (priority, then age) and since when it is ready.
 NEXT_READY = "SELECT run_at FROM orders WHERE state = 'queued' AND run_at <= ? ORDER BY priority DESC, id LIMIT 1"
 # Status's "no oven can cook": the distinct recipes of queued orders, one index probe each (a loose index scan
@@ -365,6 +370,7 @@ class Statements:
     ledger_times: str
     meta: str
     next_ready: str
+    latencies: str
     slot_init: str
     slot_take: str
     slot_rows: str
