@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .events import EventKind, PurgeReport, RefusalCode, RingMove, TakeBack
-from .views import WAITING_COUNT_CAP
+from .views import WAITING_COUNT_CAP, ScheduleView
 
 _TAKE_BACK = {TakeBack.OVEN_DIED: "oven died", TakeBack.LEASE_EXPIRED: "lease expired",
               TakeBack.OVEN_GONE: "its oven is gone"}
@@ -41,6 +41,18 @@ def purge_summary(report: PurgeReport) -> str:
     if report.reclaimed_pages:
         text += f"; {_n(report.reclaimed_pages, 'page')} given back to the file system"
     return text + ("; more to purge" if report.more else "")
+
+
+def schedule_line(plan: ScheduleView, now: float) -> str:
+    """'margherita every 10s · next in 4s' (the TUI; `kitchen status` prints the slots' times)."""
+    wait = plan.next_slot - now
+    if wait == float("inf"):
+        return f"{plan.recipe} {plan.rule} · no next slot"
+    if wait <= 0:
+        return f"{plan.recipe} {plan.rule} · next slot due now"
+    units = ((86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
+    size, unit = next((size, unit) for size, unit in units if wait >= size or size == 1)
+    return f"{plan.recipe} {plan.rule} · next in {wait / size:.0f}{unit}"
 
 
 def refusal(code: str | None, fence: int, current_fence: int | None, order_state: str | None,

@@ -13,6 +13,7 @@ from kitchen import ConfigError, FrozenClock, Kitchen
 from kitchen.core.config import Settings
 from kitchen.ovens.periodic import Periodic, parse, parse_line, schedules
 from kitchen.ovens.recipes import Menu, build_menu
+from kitchen.tui.panes.queue import queue_view
 from tests.engine.helpers import rows
 from tests.support.shop import Shop
 from tests.support.waiting import wait_for
@@ -70,6 +71,8 @@ def test_many_ovens_on_two_hosts_take_each_slot_once(open_kitchen: Callable[...,
     assert keys[0] == "noop@2027-01-15T08:00:00Z" and keys[-1] == "noop@2027-01-15T08:09:50Z"
     view = hosts[0].status().schedule
     assert [(v.recipe, v.rule, v.next_slot - v.last_slot) for v in view] == [("noop", "every 10s", 10.0)]
+    clock.set(at("2027-01-15 08:09:54"))
+    assert queue_view(hosts[0].status(), [], []).schedule == ("noop every 10s · next in 6s",), "the TUI's line"
 
 
 def test_downtime_gives_one_catch_up_order_and_no_slot_comes_back(open_kitchen: Callable[..., Kitchen],
