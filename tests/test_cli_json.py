@@ -21,6 +21,7 @@ COMMANDS = {  # README command -> the arguments run
     "ovens": ["ovens", "--json"],
     "ticket": ["ticket", "1", "--json"],
     "ledger": ["ledger", "--json"],
+    "purge": ["purge", "--older-than", "1s", "--json"],
 }
 
 
@@ -77,6 +78,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         k.reap(now=k.clock() + 60)  # oven-1 is declared dead: its second order goes back in the queue
         assert not oven.complete(second, {"late": True})
         k.join("oven-2")
+        assert k.fire("margherita", 600.0, 610.0, "every 10s") is not None  # a periodic recipe's slot
     return url
 
 

@@ -54,6 +54,22 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _duration(text: str) -> float:
+    from kitchen.core.config import parse_duration
+
+    try:
+        return parse_duration(text, "--older-than")
+    except KitchenError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    value = _whole(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port, 1 to 65535, not {value}")
+    return value
+
+
 def _oven_name(text: str) -> str:
     try:
         return check_oven_name(text)
@@ -93,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-restart", action="store_true", help="with --ovens N: do not restart crashed ovens")
     r.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     r.add_argument("--log-json", action="store_true", help="one JSON object per log line")
+    r.add_argument("--metrics-port", type=_port, metavar="PORT",
+                   help="serve Prometheus metrics on this port (needs kitchen-queue[metrics])")
     r.add_argument("--parent", type=int, help=argparse.SUPPRESS)
 
     o = sub.add_parser("order", help="take an order; returns the ticket at once (come back later)")
@@ -129,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("requeue", help="put burnt (dead-lettered) orders back in the queue")
     q.add_argument("--burnt", action="store_true", help="every burnt order")
     q.add_argument("tickets", nargs="*", type=_positive_int, metavar="TICKET")
+    u = sub.add_parser("purge", help="delete finished orders, ledger rows and events past their keep time now")
+    u.add_argument("--older-than", type=_duration, metavar="DURATION",
+                   help="finished (done or burnt) orders older than this, e.g. 7d, 12h, 30m "
+                   "(default: keep_done and keep_burnt from kitchen.ini)")
+    u.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
+    u.add_argument("--json", action="store_true")
     for command in sub.choices.values():
         command.set_defaults(usage_of=command)
     return p

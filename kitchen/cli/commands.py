@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from enum import Enum
-from typing import Any
+from typing import Any, NoReturn
 
 from kitchen.core import words
 from kitchen.core.config import Settings
@@ -19,7 +19,7 @@ from kitchen.core.errors import OrderBurnt, OrderCancelled
 from kitchen.core.views import OvenView, RefusalRow, Snapshot
 from kitchen.protocol import Kitchen
 
-from .logs import JsonFormatter, TextFormatter
+from . import logs, metrics
 
 
 def _print_json(value: Any) -> None:
@@ -47,28 +47,46 @@ def _refusal_json(row: RefusalRow) -> dict[str, Any]:
     return out
 
 
-def setup_logging(level: str, as_json: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if as_json else TextFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Headless ovens: this process is the oven, or (with --ovens N) a supervisor of N oven processes."""
+    listener = logs.install(args.log_level, args.log_json)
+    try:
+        return _run(args, settings, listener)
+    finally:
+        logs.stop(listener)
+
+
+def _flushing(writer: logs.LogWriter | None, exit_now: Callable[[int], NoReturn]) -> Callable[[int], NoReturn]:
+    """The worker's hard exit (os._exit skips atexit), writing out the queued log lines first."""
+    def exit_(code: int) -> NoReturn:
+        logs.stop(writer)
+        exit_now(code)
+    return exit_
+
+
+def _run(args: argparse.Namespace, settings: Settings, listener: logs.LogWriter | None) -> int:
+    from kitchen.ovens.periodic import schedules
     from kitchen.ovens.recipes import build_menu
     from kitchen.ovens.worker import Worker
 
-    setup_logging(args.log_level, args.log_json)
     modules = [m for m in settings.recipes.split() if m] + list(args.recipes)
     menu = build_menu(settings.menu, settings.burn_rate, modules)
+    schedules(menu, settings.schedule)  # a bad every= / cron= / [schedule] line: one line before anything starts
     with Kitchen.open(settings=settings) as kitchen:
-        if args.ovens == 1:
-            worker = Worker(kitchen, args.name or f"oven-{os.getpid()}", menu, burst=args.burst,
-                            prefetch=args.prefetch, parent_pid=args.parent)
-            return worker.run()
+        server = metrics.serve(kitchen, args.metrics_port) if args.metrics_port else None
+        try:
+            if args.ovens == 1:
+                worker = Worker(kitchen, args.name or f"oven-{os.getpid()}", menu, burst=args.burst,
+                                prefetch=args.prefetch, parent_pid=args.parent)
+                worker.exit_now = _flushing(listener, worker.exit_now)
+                return worker.run()
+            return _supervise(args, settings)
+        finally:
+            if server is not None:
+                server.shutdown()
+
+
+def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     from kitchen.ovens.supervisor import Supervisor
 
     base = args.name or f"oven-{os.getpid()}"
@@ -159,7 +177,7 @@ def cancel(args: argparse.Namespace, kitchen: Kitchen) -> int:
 
 
 STATUS_JSON_KEYS = ("database", "orders", "ovens", "ledger", "bucket_count", "ring_generation", "requeued", "retried",
-                    "no_oven_can_cook")
+                    "no_oven_can_cook", "schedule")
 
 
 def status(args: argparse.Namespace, kitchen: Kitchen) -> int:
@@ -175,8 +193,14 @@ def status(args: argparse.Namespace, kitchen: Kitchen) -> int:
         print(f"  {words.no_oven_can_cook(recipe, waiting)}")
     print(f"ledger: {led.completions} completions, {led.duplicate_submissions} duplicate submissions "
           f"absorbed, {led.refused_completions} late completions refused")
+    for plan in snap.schedule:
+        print(f"schedule: {plan.recipe} {plan.rule}, last slot {_utc(plan.last_slot)}, next {_utc(plan.next_slot)}")
     _print_ovens(snap)
     return 0
+
+
+def _utc(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at)) if at < float("inf") else "never"
 
 
 def _print_ovens(snap: Snapshot) -> None:
@@ -225,4 +249,19 @@ def requeue(args: argparse.Namespace, kitchen: Kitchen) -> int:
     if missing:
         print(f"not burnt (left alone): {', '.join(map(str, missing))}", file=sys.stderr)
         return 1
+    return 0
+
+
+PURGE_JSON_KEYS = ("done", "burnt", "ledger", "refusals", "events", "tombstones", "expired_keys", "reclaimed_pages",
+                   "dry_run")
+
+
+def purge(args: argparse.Namespace, kitchen: Kitchen) -> int:
+    """By hand, in the same short batches the reaper uses: ovens keep cooking while it runs."""
+    report = kitchen.purge(older_than=args.older_than, dry_run=args.dry_run)
+    if args.json:
+        whole = _as_json(report)
+        _print_json({k: whole[k] for k in PURGE_JSON_KEYS})
+    else:
+        print(words.purge_summary(report) if report or report.dry_run else "nothing to purge")
     return 0

@@ -1,16 +1,24 @@
 """Log lines for `kitchen run`: one event per line, whatever a message, a name or an error contains.
 
 A newline inside an exception message or an oven name must not forge a second log line, so text lines
-escape every control character; JSON lines are single lines by construction and carry the traceback as a
-field.
+escape every control character; JSON lines are single lines by construction and carry the order's fields
+(``order``, ``recipe``, ``attempt``, ``oven``, ``event``) and the traceback.
+
+Formatting and writing happen on a listener thread: the oven's loop only puts the record on a queue, so a
+slow terminal or pipe never holds up cooking. Kitchen adds its handler only when the application has none
+(used as a library, it leaves the application's logging alone and sets only the ``kitchen`` logger's level).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import queue
 import re
+import sys
+from logging.handlers import QueueHandler, QueueListener
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -21,13 +29,21 @@ def one_line(text: str) -> str:
                         text)
 
 
+ORDER_FIELDS = ("order", "recipe", "attempt", "oven", "event")  # kitchen.ovens.oven_log.FIELDS
+SUMMARY_FIELDS = ("cooked", "retried", "burnt", "refused", "oldest_waiting")
+BRIEF_EVENTS = frozenset({"retry", "burnt"})  # a recipe's failure: its message is in the line already
+
+
 class TextFormatter(logging.Formatter):
-    """``HH:MM:SS LEVEL [pid] message``, one physical line per record (a traceback included)."""
+    """``HH:MM:SS LEVEL [pid] message``, one physical line per record (a traceback included, except a
+    recipe's own failure, whose error is in the message: ``--log-json`` carries that traceback)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s [%(process)d] %(message)s", "%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and getattr(record, "event", None) in BRIEF_EVENTS:
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
         return one_line(super().format(record))
 
 
@@ -37,6 +53,58 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {"at": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
                "pid": os.getpid(), "message": record.getMessage()}
+        for name in ORDER_FIELDS + SUMMARY_FIELDS:
+            if hasattr(record, name):
+                out[name] = getattr(record, name)
         if record.exc_info:
             out["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(out)
+        elif getattr(record, "traceback", None):  # a recipe's failure, formatted where it happened (the horse)
+            out["traceback"] = record.traceback
+        return json.dumps(out, default=str)
+
+
+class _Handoff(QueueHandler):
+    """Puts the record itself on the queue: formatted later, on the listener thread (the stock prepare()
+    formats here, on the caller's thread, and drops the traceback the JSON lines carry)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+class LogWriter:
+    """The writer thread behind the queue; ``stop`` writes out what is queued (once)."""
+
+    def __init__(self, listener: QueueListener) -> None:
+        self._listener = listener
+        self._running = True
+
+    def stop(self) -> None:
+        if self._running:
+            self._running = False
+            self._listener.stop()
+
+
+def install(level: str, as_json: bool) -> LogWriter | None:
+    """Log to stderr through a queue and a writer thread, unless the application has root handlers already
+    (then only the ``kitchen`` logger's level is set). Returns the writer (stop it to flush), or None."""
+    root = logging.getLogger()
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if root.handlers:
+        logging.getLogger("kitchen").setLevel(level.upper())
+        return None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if as_json else TextFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = QueueListener(records, handler)
+    listener.start()
+    writer = LogWriter(listener)
+    root.addHandler(_Handoff(records))
+    root.setLevel(level.upper())
+    atexit.register(writer.stop)
+    return writer
+
+
+def stop(writer: LogWriter | None) -> None:
+    """Write out what is queued and stop the writer thread (idempotent; None: nothing to do)."""
+    if writer is not None:
+        writer.stop()

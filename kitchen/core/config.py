@@ -6,7 +6,9 @@ Every error names the file and line (or the key) so a person can fix it without 
 from __future__ import annotations
 
 import configparser
+import math
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -25,6 +27,28 @@ DEFAULT_MENU = {
     "quattro_formaggi": 10.0,
     "calzone": 12.0,
 }
+DAY = 86400.0
+# Retention settings take durations ("90s", "5m", "12h", "7d", a plain number of seconds, or "forever").
+DURATIONS = frozenset({"keep_done", "keep_burnt", "dedup_window", "keep_events"})
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", re.IGNORECASE)
+_UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY}
+
+
+def parse_duration(text: Any, what: str = "duration") -> float:
+    """Seconds from "90s", "5m", "12h", "7d" or a plain number; "forever" is infinity (never purged)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        word = str(text).strip().lower()
+        if word == "forever":
+            return math.inf
+        found = _DURATION.fullmatch(word)
+        if found is None:
+            raise ConfigError(f"{what} must be a duration like 90s, 5m, 12h, 7d or forever, not {text!r}")
+        value = float(found.group(1)) * _UNIT[(found.group(2) or "s").lower()]
+    if not value > 0:
+        raise ConfigError(f"{what} must be longer than 0, not {text!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -50,7 +74,17 @@ class Settings:
     payload_limit: int = 65536
     ovens: int = 3
     recipes: str = ""
+    keep_done: float = 7 * DAY
+    keep_burnt: float = 30 * DAY
+    dedup_window: float | None = None  # None: the same as keep_done
+    keep_events: float = 7 * DAY
     menu: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MENU))
+    schedule: Mapping[str, str] = field(default_factory=dict)  # [schedule] recipe = every 5m | cron 0 3 * * *
+
+    @property
+    def dedup_seconds(self) -> float:
+        """How long after its order finished a key still dedups."""
+        return self.keep_done if self.dedup_window is None else self.dedup_window
 
     def validated(self) -> Settings:
         """Refuse contradictory or out-of-range values with a message naming the key."""
@@ -82,6 +116,15 @@ class Settings:
             raise ConfigError(
                 f"heartbeat_timeout ({self.heartbeat_timeout}) must exceed heartbeat_interval"
                 f" ({self.heartbeat_interval})")
+        for name in sorted(DURATIONS):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be longer than 0, not {value}")
+        for recipe, rule in self.schedule.items():
+            check_recipe_name(recipe, "schedule: recipe name")
+            if str(rule).split(" ", 1)[0] not in ("every", "cron"):
+                raise ConfigError(f"[schedule] {recipe}: expected 'every DURATION' or 'cron M H DOM MON DOW',"
+                                  f" not {rule!r}")
         for recipe, seconds in self.menu.items():
             check_recipe_name(recipe, "menu: recipe name")
             if seconds < 0:
@@ -97,7 +140,10 @@ class Settings:
                 continue
             if key not in known:
                 raise ConfigError(f"unknown setting {key!r}")
-            clean[key] = value if key == "menu" else _coerce(key, value, known[key].type)
+            if key in DURATIONS:
+                clean[key] = None if key == "dedup_window" and value == "" else parse_duration(value, key)
+            else:
+                clean[key] = value if key in ("menu", "schedule") else _coerce(key, value, known[key].type)
         return replace(self, **clean).validated()
 
 
@@ -152,10 +198,10 @@ def read_ini(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}, line {exc.lineno}: section [{exc.section}] appears twice") from None
     except configparser.Error as exc:
         raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
-    known = {f.name for f in fields(Settings)} - {"menu"}
+    known = {f.name for f in fields(Settings)} - {"menu", "schedule"}
     out: dict[str, Any] = {}
     for section in parser.sections():
-        if section not in ("kitchen", "menu"):
+        if section not in ("kitchen", "menu", "schedule"):
             warnings.warn(f"{path}: unknown section [{section}] ignored", stacklevel=2)
     if parser.has_section("kitchen"):
         for key, value in parser.items("kitchen"):
@@ -172,6 +218,8 @@ def read_ini(path: Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}: [menu] {recipe} must be a bake time in seconds, not {value!r}") from None
         if menu:
             out["menu"] = menu
+    if parser.has_section("schedule"):
+        out["schedule"] = {recipe: value.strip() for recipe, value in parser.items("schedule")}
     return out
 
 

@@ -87,3 +87,34 @@ class ReapReport:
 
     def __bool__(self) -> bool:
         return bool(self.dead or self.requeued or self.burnt or self.moved)
+
+
+@dataclass
+class PurgeReport:
+    """What a purge took (or, with ``dry_run``, would take): rows deleted, keys kept as tombstones, and the
+    SQLite pages given back to the file system. ``more``: a batch was full, so more may be waiting."""
+
+    done: int = 0
+    burnt: int = 0
+    ledger: int = 0
+    refusals: int = 0
+    events: int = 0
+    tombstones: int = 0
+    expired_keys: int = 0
+    reclaimed_pages: int = 0
+    dry_run: bool = False
+    more: bool = False
+
+    @property
+    def orders(self) -> int:
+        return self.done + self.burnt
+
+    def add(self, other: PurgeReport) -> None:
+        for name in ("done", "burnt", "ledger", "refusals", "events", "tombstones", "expired_keys",
+                     "reclaimed_pages"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.more = other.more
+
+    def __bool__(self) -> bool:
+        return bool(self.orders or self.ledger or self.refusals or self.events or self.expired_keys
+                    or self.reclaimed_pages)

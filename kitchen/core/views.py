@@ -76,6 +76,16 @@ class BucketView:
 
 
 @dataclass(frozen=True)
+class ScheduleView:
+    """A periodic recipe as the ovens last fired it: its rule, the slot of its latest order, the next slot."""
+
+    recipe: str
+    rule: str
+    last_slot: float
+    next_slot: float
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """The whole shop from one consistent read (``Kitchen.status()``). ``no_oven_can_cook``: recipe -> queued
     orders of it, for each recipe on no live oven's menu (counted among the next ``WAITING_COUNT_CAP``); empty while
@@ -93,6 +103,7 @@ class Snapshot:
     retried: int
     heartbeat_timeout: float
     no_oven_can_cook: dict[str, int] = field(default_factory=dict)
+    schedule: list[ScheduleView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .events import EventKind, RefusalCode, RingMove, TakeBack
-from .views import WAITING_COUNT_CAP
+from .events import EventKind, PurgeReport, RefusalCode, RingMove, TakeBack
+from .views import WAITING_COUNT_CAP, ScheduleView
 
 _TAKE_BACK = {TakeBack.OVEN_DIED: "oven died", TakeBack.LEASE_EXPIRED: "lease expired",
               TakeBack.OVEN_GONE: "its oven is gone"}
@@ -39,6 +39,36 @@ def move_reason(move: RingMove, alive: set[str], buckets: int) -> str:
         return (f"{n} of {buckets} buckets moved, all to {new}: its fair share of {buckets}/{len(alive)}. "
                 "No other bucket changed owner, so no smaller move gives it a share.")
     return f"{n} of {buckets} buckets moved."
+
+
+def _n(count: int, what: str) -> str:
+    return f"{count:,} {what}{'' if count == 1 else 's'}"
+
+
+def purge_summary(report: PurgeReport) -> str:
+    """'1,200 orders (1,180 done, 20 burnt), 1,180 ledger rows, 3 refusals, 40 events; 5 keys kept as
+    tombstones, 2 expired; 256 pages given back' (a dry run says 'would purge')."""
+    text = (f"{_n(report.orders, 'order')} ({report.done:,} done, {report.burnt:,} burnt), "
+            f"{_n(report.ledger, 'ledger row')}, {_n(report.refusals, 'refusal')}, {_n(report.events, 'event')}")
+    if report.dry_run:
+        return "would purge " + text
+    if report.tombstones or report.expired_keys:
+        text += f"; {_n(report.tombstones, 'key')} kept as tombstones, {report.expired_keys:,} expired"
+    if report.reclaimed_pages:
+        text += f"; {_n(report.reclaimed_pages, 'page')} given back to the file system"
+    return text + ("; more to purge" if report.more else "")
+
+
+def schedule_line(plan: ScheduleView, now: float) -> str:
+    """'margherita every 10s · next in 4s' (the TUI; `kitchen status` prints the slots' times)."""
+    wait = plan.next_slot - now
+    if wait == float("inf"):
+        return f"{plan.recipe} {plan.rule} · no next slot"
+    if wait <= 0:
+        return f"{plan.recipe} {plan.rule} · next slot due now"
+    units = ((86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
+    size, unit = next((size, unit) for size, unit in units if wait >= size or size == 1)
+    return f"{plan.recipe} {plan.rule} · next in {wait / size:.0f}{unit}"
 
 
 def refusal(code: str | None, fence: int, current_fence: int | None, order_state: str | None,

@@ -10,8 +10,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from kitchen.core.errors import KitchenError
-from kitchen.core.events import ReapReport
-from kitchen.core.words import move_summary
+from kitchen.core.events import PurgeReport, ReapReport
+from kitchen.core.words import move_summary, purge_summary
 from kitchen.protocol import Kitchen
 
 log = logging.getLogger("kitchen.jobs")
@@ -58,21 +58,44 @@ def reap_once(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None =
         return None
     if report:
         for name in report.dead:
-            log.warning("declared %s dead: missed heartbeats for over %gs", name, kitchen.settings.heartbeat_timeout)
+            log.warning("declared %s dead: missed heartbeats for over %gs", name, kitchen.settings.heartbeat_timeout,
+                        extra={"event": "dead", "oven": name})
         if report.requeued:
-            log.warning("requeued %d order(s): %s", len(report.requeued), _ids(report.requeued))
+            log.warning("requeued %d order(s): %s", len(report.requeued), _ids(report.requeued),
+                        extra={"event": "requeue"})
         if report.burnt:
-            log.warning("burnt %d order(s) on their last attempt: %s", len(report.burnt), _ids(report.burnt))
+            log.warning("burnt %d order(s) on their last attempt: %s", len(report.burnt), _ids(report.burnt),
+                        extra={"event": "burnt"})
         if report.moved:
-            log.info("buckets moved: %s", move_summary(report.moved))
+            log.info("buckets moved: %s", move_summary(report.moved), extra={"event": "moved"})
         if on_report:
             on_report(report)
     return report
 
 
+def purge_once(kitchen: Kitchen) -> PurgeReport | None:
+    """One bounded purge batch (and a few SQLite pages given back), never raising. Nothing old enough: one
+    cheap read and no write lock. Many reapers at once take turns (one batch per kitchen at a time)."""
+    try:
+        report = kitchen.purge(batches=1)
+    except Exception as exc:  # as for the reaper: one line, try again next pass
+        log.warning("purge: %s", exc if isinstance(exc, KitchenError) else f"{exc.__class__.__name__}: {exc}")
+        return None
+    if report:
+        log.debug("purged %s", purge_summary(report), extra={"event": "purged"})
+    return report
+
+
+def reaper_pass(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None = None,
+                pacer: Pacer | None = None) -> None:
+    """The reaper job: liveness first, then one purge batch."""
+    reap_once(kitchen, on_report, pacer)
+    purge_once(kitchen)
+
+
 def add_reaper(scheduler: BackgroundScheduler, kitchen: Kitchen,
                on_report: Callable[[ReapReport], None] | None = None) -> None:
-    scheduler.add_job(reap_once, "interval", seconds=kitchen.settings.reap_interval,
+    scheduler.add_job(reaper_pass, "interval", seconds=kitchen.settings.reap_interval,
                       args=(kitchen, on_report, Pacer(kitchen)), id="reaper", name="reaper")
 
 

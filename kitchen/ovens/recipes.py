@@ -113,10 +113,13 @@ class RecipeOptions:
     max_attempts: int | None = None  # None: the kitchen's max_attempts
     retry_on: tuple[type[BaseException], ...] = (Exception,)  # other exceptions burn at once
     priority: int = 0  # the default priority of its orders
+    every: str | None = None  # periodic orders: see kitchen.ovens.periodic
+    cron: str | None = None
 
 
 def checked_options(name: str, isolated: bool = False, timeout: float | None = None,
-                    max_attempts: int | None = None, retry_on: Any = (Exception,), priority: int = 0) -> RecipeOptions:
+                    max_attempts: int | None = None, retry_on: Any = (Exception,), priority: int = 0,
+                    every: str | None = None, cron: str | None = None) -> RecipeOptions:
     """The decorator's options, or one ConfigError line naming the recipe."""
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not 0 < timeout < float("inf")):
@@ -129,7 +132,8 @@ def checked_options(name: str, isolated: bool = False, timeout: float | None = N
     if type(priority) is not int or not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]:
         raise ConfigError(f"recipe {name}: priority must be a whole number from {PRIORITY_RANGE[0]} to "
                           f"{PRIORITY_RANGE[1]}, not {priority!r}")
-    return RecipeOptions(bool(isolated), None if timeout is None else float(timeout), max_attempts, kinds, priority)
+    return RecipeOptions(bool(isolated), None if timeout is None else float(timeout), max_attempts, kinds, priority,
+                         every, cron)
 
 
 class Recipe:
@@ -247,16 +251,18 @@ menu = Menu()
 
 
 def recipe(name: str | Callable[..., Any] | None = None, *, isolated: bool = False, timeout: float | None = None,
-           max_attempts: int | None = None, retry_on: Any = (Exception,), priority: int = 0) -> Any:
+           max_attempts: int | None = None, retry_on: Any = (Exception,), priority: int = 0,
+           every: str | None = None, cron: str | None = None) -> Any:
     """Register a user recipe on the process-wide menu: ``@recipe``, ``@recipe("soup")`` or
     ``@recipe(max_attempts=3, timeout=30.0, retry_on=(IOError,), priority=5, isolated=False)``.
 
     ``timeout``: seconds one attempt may run (default: no limit). ``max_attempts``: this recipe's own limit
     (default: the kitchen's). ``retry_on``: only these exceptions retry, others burn at once (default: every
-    exception retries; ``GiveUp`` never does). ``priority``: its orders' default priority.
+    exception retries; ``GiveUp`` never does). ``priority``: its orders' default priority. ``every="5m"`` or
+    ``cron="0 3 * * *"`` also orders it on a schedule (kitchen.ovens.periodic).
     """
     options = {"isolated": isolated, "timeout": timeout, "max_attempts": max_attempts, "retry_on": retry_on,
-               "priority": priority}
+               "priority": priority, "every": every, "cron": cron}
 
     def deco(fn: Callable[..., Any]) -> Recipe:
         registered = menu.recipe(None if callable(name) else name, **options)(fn)

@@ -13,7 +13,8 @@ import os
 import signal
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from kitchen.core.errors import BadOrder, KitchenError, OvenLost
 from kitchen.core.orders import Order
@@ -22,6 +23,8 @@ from kitchen.protocol import Kitchen, Oven, result_json
 from . import failure
 from .horse import Horse
 from .jobs import add_reaper, make_scheduler
+from .oven_log import OvenLog, add_summary
+from .periodic import add_periodic, schedules
 from .recipes import Cancelled, Cooking, Interrupted, Menu, Recipe, RecipeOptions
 
 log = logging.getLogger("kitchen.oven")
@@ -57,8 +60,10 @@ class Worker:
         self.horse: Horse | None = None  # the work horse for isolated recipes, started on first use
         self.cooking_since = 0.0
         self.cooking_options: RecipeOptions | None = None
-        self.exit_now = os._exit  # tests replace it to watch a hard stop without losing the test process
+        # tests replace it to watch a hard stop without losing the test process
+        self.exit_now: Callable[[int], NoReturn] = os._exit
         self.cooked = 0
+        self.events = OvenLog(log, name)
         self._waiter = kitchen.waiter()
         self._loop: asyncio.AbstractEventLoop | None = None  # for async def recipes: one per oven, made on first use
         self.cancel_asked: frozenset[int] = frozenset()  # orders it holds that the last heartbeat said to cancel
@@ -145,10 +150,11 @@ class Worker:
         for (order, _), ok in zip(finished, accepted):
             if ok:
                 self.cooked += 1
-                log.info("%s done: order %d (%s)", self.name, order.id, order.recipe)
+                self.events.order(logging.DEBUG, "done", order, "%s done: order %d (%s)", self.name, order.id,
+                                  order.recipe)
             else:
-                log.warning("%s: completion of order %d refused (stale fence %d: it was taken back)",
-                            self.name, order.id, order.fence)
+                self.events.order(logging.WARNING, "refused", order, "%s: completion of order %d refused (stale"
+                                  " fence %d: it was taken back)", self.name, order.id, order.fence)
 
     def _cook(self, order: Order) -> tuple[str, Any]:
         fn = self.menu.get(order.recipe)
@@ -193,9 +199,10 @@ class Worker:
     def _failed(self, order: Order, what: failure.Failure, opts: RecipeOptions) -> tuple[str, Any]:
         state = self._joined().fail(order, what.error, retry=what.retry, traceback=what.traceback,
                                     max_attempts=opts.max_attempts, backoff=0.0 if self.retry_at_once else None)
-        log.warning("%s: order %d failed (%s) -> %s", self.name, order.id, what.error,
-                    {"queued": "will retry", "burnt": "burnt (dead letter)", "cancelled": "cancelled"}.get(
-                        state or "", "already taken back"))
+        self.events.order(logging.WARNING, "burnt" if state == "burnt" else "retry", order,
+                          "%s: order %d failed (%s) -> %s", self.name, order.id, what.error,
+                          {"queued": "will retry", "burnt": "burnt (dead letter)", "cancelled": "cancelled"}.get(
+                              state or "", "already taken back"), traceback=what.traceback)
         return "failed", None
 
     def _cancel(self, order: Order) -> tuple[str, Any]:
@@ -349,6 +356,8 @@ class Worker:
         heart.start()
         scheduler = make_scheduler()
         add_reaper(scheduler, self.kitchen)
+        add_summary(scheduler, self.events, self.kitchen)
+        add_periodic(scheduler, self.kitchen, schedules(self.menu, s.schedule))
         scheduler.start()
         watchdog = threading.Thread(target=self._watch_loop, name="watchdog", daemon=True)
         watchdog.start()

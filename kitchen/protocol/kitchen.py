@@ -16,12 +16,12 @@ from kitchen.core import recipes as known_recipes
 from kitchen.core.clock import Clock, system_clock
 from kitchen.core.config import Settings, load_settings
 from kitchen.core.errors import BadOrder, OrderBurnt, OrderCancelled, UnknownTicket
-from kitchen.core.events import EventKind, ReapReport
+from kitchen.core.events import EventKind, PurgeReport, ReapReport
 from kitchen.core.orders import Ticket, check_oven_name, validate
 from kitchen.core.views import BurntOrder, EventRow, LedgerRow, RecentOrder, RefusalRow, Snapshot, TicketView
 from kitchen.store import RERUN, ChangeWaiter, Store, ensure_schema
 
-from . import cancel, cooking, reads, reaper, settle
+from . import cancel, cooking, periodic, reads, reaper, retention, settle
 from .context import Ctx
 from .oven import Oven, menu_json
 from .submit import insert_many, prepare_many
@@ -239,6 +239,58 @@ class Kitchen:
         return self.store.write(lambda cur: reaper.requeue_burnt(cur, self._ctx, ids, burnt, self.clock()),
                                 settle=RERUN)
 
+    # -- retention -----------------------------------------------------------------------------------------------
+
+    def purge(self, *, older_than: float | None = None, dry_run: bool = False, batches: int | None = None,
+              now: float | None = None) -> PurgeReport:
+        """Delete finished orders past ``keep_done`` / ``keep_burnt`` (or ``older_than`` seconds), with their
+        ledger rows, refusals and events, and events past ``keep_events``, in short batches; on SQLite, give
+        freed pages back a few at a time. ``batches``: stop after that many (the reaper does one per pass);
+        None: until nothing is left. ``dry_run``: count what would go, write nothing."""
+        cut = retention.Cutoffs.of(self._ctx, self.clock() if now is None else now, older_than)
+        if dry_run:
+            return self.store.read(retention.would_purge, self._ctx, cut)
+        total = PurgeReport()
+        done = 0
+        while batches is None or done < batches:
+            if not self.store.read(retention.needs_purge, self._ctx, cut):
+                total.more = False
+                break
+            report = self.store.write(retention.purge_batch, self._ctx, cut, settle=RERUN)
+            done += 1
+            if report is None:  # another process holds this turn (PostgreSQL); a reaper simply skips it
+                total.more = True
+                if batches is not None:
+                    break
+                time.sleep(0.05)
+                continue
+            total.add(report)
+            if not report:
+                break
+        if total:  # pages were freed: give some back (an idle reaper pass takes no write lock)
+            total.reclaimed_pages = self.reclaim(batches=batches)
+        return total
+
+    def reclaim(self, *, batches: int | None = None) -> int:
+        """SQLite: give free pages back to the file system in short steps (see ``retention.reclaim``)."""
+        pages, steps = 0, 0
+        while batches is None or steps < batches:
+            step = self.store.write(retention.reclaim, self._ctx, settle=RERUN)
+            pages, steps = pages + step, steps + 1
+            if step < retention.RECLAIM_PAGES:
+                break
+        return pages
+
+    # -- periodic orders -------------------------------------------------------------------------------------------
+
+    def fire(self, recipe: str, slot: float, next_slot: float, rule: str) -> Ticket | None:
+        """Queue the order of one schedule slot (key ``recipe@slot``) unless that slot or a later one was taken
+        already, by any process; returns its ticket, or None."""
+        order = validate(recipe, {"slot": slot}, key=periodic.slot_key(recipe, slot),
+                         payload_limit=self.settings.payload_limit)
+        return self.store.write(periodic.fire, self._ctx, order, slot, next_slot, rule, self.clock(),
+                                settle=_fired(self._ctx, order.key))
+
     # -- reading the shop -----------------------------------------------------------------------------------------
 
     def status(self) -> Snapshot:
@@ -274,6 +326,25 @@ class Kitchen:
         """Dead-lettered orders, oldest first."""
         return self.store.read(reads.burnt, self._ctx, limit)
 
+    def oldest_waiting(self) -> float | None:
+        """Seconds the next ready order has waited since it became ready (None: nothing ready)."""
+        return self.store.read(reads.oldest_waiting, self._ctx, self.clock())
+
+    def latencies(self, after: int = 0, limit: int = 10_000) -> list[tuple[int, float, float]]:
+        """Completions after ledger id ``after``: (ledger id, seconds ready before claimed, seconds from order
+        to done), oldest first; for metrics' histograms."""
+        return self.store.read(reads.latencies, self._ctx, after, limit)
+
     def completion_times(self, limit: int) -> list[float]:
         """The newest ``limit`` completion times from the ledger, newest first."""
         return self.store.read(reads.completion_times, self._ctx, limit)
+
+
+def _fired(ctx: Ctx, key: str | None) -> Any:
+    """Did a fire whose COMMIT reply was lost commit? Its key's order exists (then the ticket stands)."""
+    def settle(cur: Any, ticket: Ticket | None) -> bool:
+        if ticket is None:
+            return True  # nothing was written: answering None again is right
+        cur.execute(ctx.st.find_key, (key,))
+        return cur.fetchone() is not None
+    return settle

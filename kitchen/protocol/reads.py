@@ -28,6 +28,7 @@ from kitchen.core.views import (
     TicketView,
 )
 
+from . import periodic
 from .context import Ctx
 
 RECENT_GONE_OVENS = 12
@@ -117,6 +118,7 @@ def snapshot(cur: Any, ctx: Ctx, now: float) -> Snapshot:
         retried=retried,
         heartbeat_timeout=ctx.settings.heartbeat_timeout,
         no_oven_can_cook=_no_oven_can_cook(cur, ctx, [_menu(o["menu"]) for o in alive]),
+        schedule=periodic.schedule_rows(cur, ctx),
     )
 
 
@@ -210,3 +212,16 @@ def completion_times(cur: Any, ctx: Ctx, limit: int) -> list[float]:
     """The ledger's newest completion times, newest first (the TUI's throughput sparkline)."""
     cur.execute(ctx.st.ledger_times, (limit,))
     return [float(r[0]) for r in cur.fetchall()]
+
+
+def oldest_waiting(cur: Any, ctx: Ctx, now: float) -> float | None:
+    """Seconds the next ready order (the one a claim takes first) has been ready; None: nothing is ready."""
+    cur.execute(ctx.st.next_ready, (now,))
+    row = cur.fetchone()
+    return None if row is None else max(0.0, now - float(row[0]))
+
+
+def latencies(cur: Any, ctx: Ctx, after: int, limit: int) -> list[tuple[int, float, float]]:
+    """(ledger id, claim wait, order-to-done seconds) of completions after ledger id ``after``, oldest first."""
+    cur.execute(ctx.st.latencies, (after, limit))
+    return [(int(i), max(0.0, float(w or 0.0)), max(0.0, float(d or 0.0))) for i, w, d in cur.fetchall()]

@@ -8,6 +8,7 @@ from typing import Any
 from kitchen.core.errors import BadOrder
 from kitchen.core.hashing import bucket_for
 from kitchen.core.orders import NewOrder, Ticket, validate
+from kitchen.store import Conflict
 
 from .context import Ctx
 
@@ -49,18 +50,10 @@ def insert_many(cur: Any, ctx: Ctx, orders: list[NewOrder], now: float) -> list[
         if plain:
             tickets += _insert_plain(cur, ctx, plain)
             plain = []
-        cur.execute(st.insert_order, {"key": o.key, "recipe": o.recipe, "customer": o.customer,
-                                      "payload": o.payload_json, "priority": o.priority, "bucket": bucket,
-                                      "run_at": now + o.delay, "now": now})
-        row = cur.fetchone()
-        if row is not None:
-            tickets.append(Ticket(int(row[0]), bucket, False))
-            new_per_bucket[bucket] = new_per_bucket.get(bucket, 0) + 1
-        else:
-            cur.execute(st.find_key, (o.key,))
-            number, first_bucket = cur.fetchone()
-            tickets.append(Ticket(int(number), int(first_bucket), True))
-            dup_per_bucket[first_bucket] = dup_per_bucket.get(first_bucket, 0) + 1
+        ticket = _insert_keyed(cur, ctx, o, bucket, now)
+        tickets.append(ticket)
+        counts = dup_per_bucket if ticket.duplicate else new_per_bucket
+        counts[ticket.bucket] = counts.get(ticket.bucket, 0) + 1
     if plain:
         tickets += _insert_plain(cur, ctx, plain)
     if new_per_bucket:
@@ -68,6 +61,36 @@ def insert_many(cur: Any, ctx: Ctx, orders: list[NewOrder], now: float) -> list[
     for bucket in sorted(set(new_per_bucket) | set(dup_per_bucket)):
         cur.execute(st.tally_submit, (new_per_bucket.get(bucket, 0), dup_per_bucket.get(bucket, 0), bucket))
     return tickets
+
+
+def _insert_keyed(cur: Any, ctx: Ctx, o: NewOrder, bucket: int, now: float) -> Ticket:
+    """A new order, or the ticket of the order holding its key: unfinished, or finished less than
+    ``dedup_window`` ago (its row, or its tombstone once the row was purged). An older key is freed here."""
+    st, window = ctx.st, ctx.settings.dedup_seconds
+    cur.execute(st.tombstone, (o.key,))
+    stone = cur.fetchone()
+    if stone is not None:
+        if float(stone[2]) > now:
+            return Ticket(int(stone[0]), int(stone[1]), True)
+        cur.execute(st.drop_tombstone, (o.key, now))
+    for _ in range(2):
+        cur.execute(st.insert_order, {"key": o.key, "recipe": o.recipe, "customer": o.customer,
+                                      "payload": o.payload_json, "priority": o.priority, "bucket": bucket,
+                                      "run_at": now + o.delay, "now": now})
+        row = cur.fetchone()
+        if row is not None:
+            return Ticket(int(row[0]), bucket, False)
+        cur.execute(st.find_key, (o.key,))
+        found = cur.fetchone()
+        if found is None:  # the holder was purged between the insert and this read: start over
+            raise Conflict("a dedup key's order vanished")
+        number, first_bucket, state, finished_at = found
+        if state in ("done", "burnt") and finished_at is not None and finished_at + window <= now:
+            cur.execute(st.release_key, (number, now - window))  # compare-and-set: still finished that long ago
+            if cur.fetchone() is not None:
+                continue
+        return Ticket(int(number), int(first_bucket), True)
+    raise Conflict("a dedup key was taken again while it was being freed")
 
 
 def _insert_plain(cur: Any, ctx: Ctx, rows: list[tuple]) -> list[Ticket]:

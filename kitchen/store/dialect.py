@@ -119,6 +119,17 @@ class Dialect(ABC):
     def bulk_insert(self, cur: Any, sql: str, rows: list[tuple]) -> list[int]:
         """Insert keyless orders in one round trip where possible; returns their ids in row order."""
 
+    # -- retention ---------------------------------------------------------------------------------------------
+
+    def try_purge_lock(self, cur: Any) -> bool:
+        """One purger at a time, without waiting (PostgreSQL: an advisory lock; SQLite has one writer anyway)."""
+        return True
+
+    def reclaim(self, cur: Any, pages: int, keep: int) -> int:
+        """Give up to ``pages`` free pages back to the file system, keeping ``keep`` for reuse; returns how
+        many. Only SQLite holds on to them (PostgreSQL's autovacuum reuses dead rows' space)."""
+        return 0
+
     # -- change notification, clock ---------------------------------------------------------------------------
 
     def notify(self, cur: Any) -> None:

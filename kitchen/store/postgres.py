@@ -33,6 +33,7 @@ CHANNEL = "kitchen_orders"
 DEFAULT_SCHEMA = "kitchen"  # a URL naming no schema: kitchen's tables go here, away from the application's
 FINISHED_CHANNEL = "kitchen_finished"  # orders done, burnt or cancelled: for Ticket.result, never for ovens
 SCHEMA_LOCK = 7355608  # pg_advisory_xact_lock key: one process creates or upgrades the schema at a time
+PURGE_LOCK = 7355609  # with the schema's hash: one purge batch per kitchen at a time (others skip their turn)
 log = logging.getLogger("kitchen.store")
 
 _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
@@ -90,6 +91,10 @@ class PostgresDialect(Dialect):
     def tables(self, cur: Any) -> set[str]:
         cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
         return {r[0] for r in cur.fetchall()}
+
+    def try_purge_lock(self, cur: Any) -> bool:
+        cur.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(current_schema()))", (PURGE_LOCK,))
+        return bool(cur.fetchone()[0])
 
     def lock_schema(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))

@@ -139,11 +139,34 @@ def _v5_tracebacks_and_cancel(cur: Any, dialect: Dialect) -> None:
     cur.execute("ALTER TABLE tally ADD COLUMN cancelled BIGINT NOT NULL DEFAULT 0")
 
 
+V6_RETENTION = (
+    # A key whose order was purged inside its dedup window still dedups until ``until`` (then it is free).
+    "CREATE TABLE IF NOT EXISTS dedup_tombstones (dedup_key TEXT NOT NULL PRIMARY KEY, order_id BIGINT NOT NULL,"
+    " bucket INTEGER NOT NULL, until DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS dedup_tombstones_until ON dedup_tombstones (until)",
+    # The purge: burnt orders by age (done ones are found through the ledger, in completion order, so the
+    # completion path maintains no extra index), and a purged order's events and refusals (both rare rows).
+    "CREATE INDEX IF NOT EXISTS orders_burnt_at ON orders (finished_at) WHERE state = 'burnt'",
+    "CREATE INDEX IF NOT EXISTS events_order ON events (order_id) WHERE order_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS refusals_order ON refusals (order_id)",
+)
+
+
+def _v6_retention(cur: Any, dialect: Dialect) -> None:
+    """Retention: dedup tombstones and the indexes the purge walks. Nothing is purged here: the reaper does it
+    in small batches once the database is open (an old database's whole history at once would be one long
+    write). SQLite's auto_vacuum mode is fixed when a file is made (see SqliteDialect.after_connect); an
+    older file keeps reusing its free pages instead of shrinking."""
+    for statement in V6_RETENTION:
+        cur.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "typed events and refusal codes", _v2_typed_events),
     Migration(3, "customer lanes, oven menus, waiting recipes", _v3_lanes_and_menus),
     Migration(4, "one covering index over the queue", _v4_ready_covers_recipe),
     Migration(5, "tracebacks, cancelled orders", _v5_tracebacks_and_cancel),
+    Migration(6, "retention: dedup tombstones, purge indexes", _v6_retention),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
 

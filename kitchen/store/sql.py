@@ -56,7 +56,14 @@ INSERT_PLAIN = (
     " progress) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, 0, 0, 0)")
 INSERT_PLAIN_RETURNING = INSERT_PLAIN + " RETURNING id"
 MAX_ORDER_ID = "SELECT max(id) FROM orders"
-FIND_KEY = "SELECT id, bucket FROM orders WHERE dedup_key = ? AND dedup_key IS NOT NULL"
+FIND_KEY = "SELECT id, bucket, state, finished_at FROM orders WHERE dedup_key = ? AND dedup_key IS NOT NULL"
+# Dedup windows: a key dedups while its order is unfinished and for ``dedup_window`` after it finished. Past
+# that, the key is taken off its (kept) order at the next submit of it, or its tombstone is dropped.
+TOMBSTONE = "SELECT order_id, bucket, until FROM dedup_tombstones WHERE dedup_key = ?"
+DROP_TOMBSTONE = "DELETE FROM dedup_tombstones WHERE dedup_key = ? AND until <= ?"
+RELEASE_KEY = (
+    "UPDATE orders SET dedup_key = NULL"
+    " WHERE id = ? AND state IN ('done', 'burnt') AND finished_at <= ? RETURNING id")
 
 # -- the per-bucket tally (status stays O(buckets)) ------------------------------------------------------------------
 
@@ -209,6 +216,58 @@ REQUEUE_BURNT = (
     " oven_id = NULL WHERE id = ? AND state = 'burnt' RETURNING bucket")
 ALL_BURNT = "SELECT id FROM orders WHERE state = 'burnt' ORDER BY id"
 
+# -- retention (kitchen.protocol.retention) ---------------------------------------------------------------------------
+
+# The newest order is never purged: SQLite (no AUTOINCREMENT in the first release's table) numbers a new order
+# max(id) + 1, so keeping the highest id keeps ticket numbers from ever being handed out twice.
+# Done orders are found through the ledger: one row per done order, appended in completion order, so its first
+# rows are the oldest completions and the completion path keeps no extra index for the purge. Each window is
+# bounded (the first :limit rows), so a pass with nothing old enough reads :limit rows, never the whole table.
+PURGE_DONE = (
+    "DELETE FROM orders WHERE id IN (SELECT w.order_id FROM (SELECT order_id, at FROM ledger ORDER BY id"
+    " LIMIT :limit) AS w WHERE w.at < :before) AND state = 'done' AND id < (SELECT max(id) FROM orders)"
+    " RETURNING id, dedup_key, finished_at, bucket")
+PURGE_BURNT = (
+    "DELETE FROM orders WHERE id IN (SELECT id FROM orders WHERE state = 'burnt' AND finished_at < :before"
+    " ORDER BY finished_at LIMIT :limit) AND state = 'burnt' AND id < (SELECT max(id) FROM orders)"
+    " RETURNING id, dedup_key, finished_at, bucket")
+PURGE_LEDGER_OF = "DELETE FROM ledger WHERE order_id = ?"
+PURGE_REFUSALS_OF = "DELETE FROM refusals WHERE order_id = ?"
+PURGE_EVENTS_OF = "DELETE FROM events WHERE order_id = ?"
+PURGE_EVENTS = (
+    "DELETE FROM events WHERE id IN (SELECT w.id FROM (SELECT id, at FROM events ORDER BY id LIMIT ?) AS w"
+    " WHERE w.at < ?)")
+PURGE_REFUSALS = (
+    "DELETE FROM refusals WHERE id IN (SELECT w.id FROM (SELECT id, at FROM refusals ORDER BY id LIMIT ?) AS w"
+    " WHERE w.at < ?)")
+TOMBSTONE_PUT = (
+    "INSERT INTO dedup_tombstones (dedup_key, order_id, bucket, until) VALUES (:key, :id, :bucket, :until)"
+    " ON CONFLICT (dedup_key) DO UPDATE SET order_id = excluded.order_id, bucket = excluded.bucket,"
+    " until = excluded.until")
+PURGE_TOMBSTONES = (
+    "DELETE FROM dedup_tombstones WHERE dedup_key IN (SELECT dedup_key FROM dedup_tombstones WHERE until <= ?"
+    " ORDER BY until LIMIT ?)")
+# Is there anything to purge? Cheap reads (the head of each window), so an idle reaper takes no write lock.
+_NOT_NEWEST = " AND order_id < (SELECT max(id) FROM orders)"
+OLDEST_COMPLETION = "SELECT at FROM ledger WHERE +order_id < (SELECT max(id) FROM orders) ORDER BY id LIMIT 1"
+OLDEST_BURNT = "SELECT min(finished_at) FROM orders WHERE state = 'burnt' AND id < (SELECT max(id) FROM orders)"
+OLDEST_EVENT = "SELECT at FROM events ORDER BY id LIMIT 1"
+OLDEST_REFUSAL = "SELECT at FROM refusals ORDER BY id LIMIT 1"
+OLDEST_TOMBSTONE = "SELECT min(until) FROM dedup_tombstones"
+# --dry-run: what a purge would take (reads; the ledger and events counts read those tables).
+COUNT_DONE_BEFORE = "SELECT count(*) FROM ledger WHERE at < ?" + _NOT_NEWEST
+COUNT_BURNT_BEFORE = (
+    "SELECT count(*) FROM orders WHERE state = 'burnt' AND finished_at < ? AND id < (SELECT max(id) FROM orders)")
+COUNT_EVENTS_BEFORE = "SELECT count(*) FROM events WHERE at < ?"
+
+# -- periodic orders (kitchen.protocol.periodic) ---------------------------------------------------------------------
+
+# One kitchen_meta row per periodic recipe, 'slot:<recipe>' -> '<last slot> <next slot> <rule>', the slots as
+# fixed-width text so the compare-and-set compares times: a slot is taken once, by whichever oven gets there.
+SLOT_INIT = "INSERT INTO kitchen_meta (key, value) VALUES (?, '') ON CONFLICT (key) DO NOTHING"
+SLOT_TAKE = "UPDATE kitchen_meta SET value = ? WHERE key = ? AND substr(value, 1, 17) < ? RETURNING key"
+SLOT_ROWS = "SELECT key, value FROM kitchen_meta WHERE key > 'slot:' AND key < 'slot;' ORDER BY key"  # ';' follows ':'
+
 # -- reads (see kitchen.protocol.reads for the row mappings) ---------------------------------------------------------
 
 TALLY_TOTALS = (
@@ -241,6 +300,13 @@ BURNT_ORDERS = (
     " ORDER BY id LIMIT ?")
 LEDGER_TIMES = "SELECT at FROM ledger ORDER BY id DESC LIMIT ?"
 META = "SELECT key, value FROM kitchen_meta"
+# Metrics' latency histograms: each completion after a ledger id, with its order's wait for a claim (claimed at
+# minus ready at) and its time from order to done (ledger at minus created at).
+LATENCIES = (
+    "SELECT l.id, o.started_at - o.run_at, l.at - o.created_at FROM ledger l JOIN orders o ON o.id = l.order_id"
+    " WHERE l.id > ? ORDER BY l.id LIMIT ?")
+# The log summary's "oldest waiting": the next ready order (priority, then age) and since when it is ready.
+NEXT_READY = "SELECT run_at FROM orders WHERE state = 'queued' AND run_at <= ? ORDER BY priority DESC, id LIMIT 1"
 # Status's "no oven can cook": recipe and count over the next ``?`` queued orders (WAITING_COUNT_CAP), read
 # from orders_ready alone (it carries the recipe: no table reads, never the whole queue).
 WAITING_RECIPES = (
@@ -258,6 +324,9 @@ class Statements:
     insert_plain_returning: str
     max_order_id: str
     find_key: str
+    tombstone: str
+    drop_tombstone: str
+    release_key: str
     tally_submit: str
     tally_done: str
     tally_burnt: str
@@ -320,8 +389,30 @@ class Statements:
     burnt_orders: str
     ledger_times: str
     meta: str
+    next_ready: str
+    latencies: str
+    slot_init: str
+    slot_take: str
+    slot_rows: str
     waiting_recipes: str
     current_generation: str
+    purge_done: str
+    purge_burnt: str
+    purge_ledger_of: str
+    purge_refusals_of: str
+    purge_events_of: str
+    purge_events: str
+    purge_refusals: str
+    tombstone_put: str
+    purge_tombstones: str
+    oldest_completion: str
+    oldest_burnt: str
+    oldest_event: str
+    oldest_refusal: str
+    oldest_tombstone: str
+    count_done_before: str
+    count_burnt_before: str
+    count_events_before: str
 
     @classmethod
     def build(cls, compile_sql: Callable[[str], str], overrides: Mapping[str, str]) -> Statements:

@@ -356,7 +356,8 @@ class Chaos:
 
     def start_ovens(self) -> None:
         cmd = [sys.executable, "-m", "kitchen", "--config", str(self.ini), "--db", str(self.db), "run",
-               "--ovens", str(self.plan.ovens), "--name", "oven", "--recipes", RECIPES]
+               "--ovens", str(self.plan.ovens), "--name", "oven", "--recipes", RECIPES,
+               "--log-level", "debug"]  # the per-order "done" lines counted below are DEBUG lines
         with open(self.log, "ab") as log:
             self.supervisor = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                                env=self.oven_env, cwd=self.dir, start_new_session=True)

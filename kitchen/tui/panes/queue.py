@@ -21,13 +21,15 @@ STYLES = {"queue--queued", "queue--cooking", "queue--done", "queue--burnt", "que
 
 @dataclass(frozen=True)
 class QueueView:
-    """Counts, completions per second (oldest first), the newest orders, and what no live oven can cook."""
+    """Counts, completions per second (oldest first), the newest orders, what no live oven can cook, and the
+    periodic recipes with their next slot."""
 
     counts: tuple[tuple[str, int], ...] = ()
     extra: tuple[tuple[str, int], ...] = ()
     throughput: tuple[float, ...] = ()
     recent: tuple[tuple[int, str, str | None, str, int, int], ...] = ()
     stuck: tuple[str, ...] = ()
+    schedule: tuple[str, ...] = ()  # periodic recipes and their next slot
 
 
 def queue_view(status: Snapshot, throughput: list[float], recent: list[RecentOrder]) -> QueueView:
@@ -39,7 +41,8 @@ def queue_view(status: Snapshot, throughput: list[float], recent: list[RecentOrd
     extra = (("submitted", int(o.submitted)), ("requeued", int(status.requeued)), ("retried", int(status.retried)))
     rows = tuple((r.id, r.recipe, r.customer, r.state, r.progress or 0, r.attempt) for r in recent)
     stuck = tuple(words.no_oven_can_cook(recipe, n) for recipe, n in sorted(status.no_oven_can_cook.items()))
-    return QueueView(counts, extra, tuple(throughput), rows, stuck)
+    schedule = tuple(words.schedule_line(plan, status.now) for plan in status.schedule)
+    return QueueView(counts, extra, tuple(throughput), rows, stuck, schedule)
 
 
 class QueueCounts(Widget):
@@ -69,6 +72,9 @@ class QueueCounts(Widget):
         for line in v.stuck:
             t.append("\n")
             t.append(line, st("queue--burnt"))
+        for line in v.schedule:
+            t.append("\n")
+            t.append(f"⏲ {line}", dim)
         return t
 
 
