@@ -58,8 +58,8 @@ class JsonFormatter(logging.Formatter):
                 out[name] = getattr(record, name)
         if record.exc_info:
             out["traceback"] = self.formatException(record.exc_info)
-        elif getattr(record, "traceback", None):  # a recipe's failure, formatted where it happened (the horse)
-            out["traceback"] = record.traceback
+        elif stored := getattr(record, "traceback", None):  # a recipe's failure, as stored with its order
+            out["traceback"] = stored
         return json.dumps(out, default=str)
 
 

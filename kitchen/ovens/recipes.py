@@ -206,7 +206,7 @@ async def _awaited(value: Any, timeout: float | None) -> Any:
             return await value
     except TimeoutError:
         if scope.expired():
-            raise RecipeTimeout(f"ran over its {timeout:g}s limit") from None
+            raise RecipeTimeout(f"timed out after {timeout:g} s") from None
         raise
 
 

@@ -237,7 +237,7 @@ class Worker:
         if outcome == "interrupted":
             return "interrupted", None
         if outcome == "timeout":
-            what = failure.Failure(f"TimeoutError: ran over its {value:g}s limit", None, True)
+            what = failure.Failure(f"TimeoutError: timed out after {value:g} s", None, True)
         elif isinstance(value, failure.Failure):
             what = value
         else:
@@ -304,7 +304,7 @@ class Worker:
         log.warning("%s: order %d ran over its %gs limit; failing it and exiting", self.name, order.id, timeout)
         opts = self.cooking_options
         try:
-            self._joined().fail(order, f"TimeoutError: ran over its {timeout:g}s limit",
+            self._joined().fail(order, f"TimeoutError: timed out after {timeout:g} s",
                                 max_attempts=opts.max_attempts if opts is not None else None)
         except KitchenError as exc:
             log.warning("%s could not fail order %d: %s", self.name, order.id, exc)

@@ -878,7 +878,7 @@ class Chaos:
             out.timeouts, out.timeouts_inline = con.execute(
                 "SELECT count(*), coalesce(sum(o.recipe = 'chaos_timed_inline'), 0) FROM events e"
                 " JOIN orders o ON o.id = e.order_id WHERE e.kind IN ('retry', 'burnt')"
-                " AND e.data LIKE '%TimeoutError: ran over its%'").fetchone()
+                " AND e.data LIKE '%TimeoutError: timed out after%'").fetchone()
         finally:
             con.close()
 
