@@ -45,8 +45,18 @@ class OvenLog:
               traceback: str | None = None) -> None:
         """Count one order event and log it (DEBUG lines cost one level check when DEBUG is off);
         ``traceback``: a recipe failure's, as stored with the order (``--log-json`` carries it)."""
-        with self._lock:
-            self.counts[event] = self.counts.get(event, 0) + 1
+        self.count(event)
+        self.line(level, event, order, msg, *args, exc_info=exc_info, traceback=traceback)
+
+    def count(self, event: str, n: int = 1) -> None:
+        """Count ``n`` order events for the next summary (the oven loop counts a batch's completions at once)."""
+        if n:
+            with self._lock:
+                self.counts[event] = self.counts.get(event, 0) + n
+
+    def line(self, level: int, event: str, order: Order, msg: str, *args: Any, exc_info: Any = None,
+             traceback: str | None = None) -> None:
+        """Log one order's line with its fields, without counting it."""
         if self.log.isEnabledFor(level):
             extra = fields(self.oven, order, event)
             if traceback:

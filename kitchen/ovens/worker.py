@@ -147,11 +147,15 @@ class Worker:
         accepted, claimed = self._joined().complete_many(self.pending, claim=claim)
         finished, self.pending = self.pending, []
         self.in_hand += claimed
+        done = sum(accepted)
+        self.cooked += done
+        self.events.count("done", done)  # once per batch: the per-order DEBUG lines cost nothing when off
+        debug = log.isEnabledFor(logging.DEBUG)
         for (order, _), ok in zip(finished, accepted):
             if ok:
-                self.cooked += 1
-                self.events.order(logging.DEBUG, "done", order, "%s done: order %d (%s)", self.name, order.id,
-                                  order.recipe)
+                if debug:
+                    self.events.line(logging.DEBUG, "done", order, "%s done: order %d (%s)", self.name, order.id,
+                                     order.recipe)
             else:
                 self.events.order(logging.WARNING, "refused", order, "%s: completion of order %d refused (stale"
                                   " fence %d: it was taken back)", self.name, order.id, order.fence)
