@@ -392,12 +392,7 @@ class Worker:
             self.stop.set()
             beating.set()
             scheduler.shutdown(wait=False)
-            self.shutdown()
-            self._waiter.close()
-            if self._loop is not None:
-                self._loop.close()
-            if self.horse is not None:
-                self.horse.kill()
+            self.close()
             self.finished.set()
         return 0
 

@@ -145,6 +145,12 @@ def stolen(directory: str | Path) -> Scene:
         s.join(f"oven-{i}", 4100 + i)
         s.clock.advance(0.5)
     s.cook(1)
+    return calzone_then_quick_ones(s)
+
+
+def calzone_then_quick_ones(s: Scene) -> Scene:
+    """A long calzone and four quick pizzas, all for customers in oven-1's buckets, then three cook steps: the
+    owner bakes the calzone, the other oven steals the pizzas (the stolen scene and the tour's balance step)."""
     owner = s.ovens["oven-1"].id
     owned = {b.bucket for b in s.kitchen.status().buckets if b.oven_id == owner}
     names = [c for c in counter.CUSTOMERS if bucket_for(c, s.kitchen.buckets) in owned][:5]

@@ -16,7 +16,7 @@ from typing import Any
 from kitchen.core.hashing import bucket_for
 
 from . import counter
-from .scenes import HOST, Scene, empty, open_scene, rush
+from .scenes import HOST, Scene, calzone_then_quick_ones, empty, open_scene, rush
 from .tour import TourStart
 
 
@@ -78,14 +78,7 @@ def balance(directory: str | Path) -> Scene:
         s.clock.advance(0.5)
     s.cook(1)
     mark(s, 3)
-    owner = s.ovens["oven-1"].id
-    owned = {b.bucket for b in s.kitchen.status().buckets if b.oven_id == owner}
-    names = [c for c in counter.CUSTOMERS if bucket_for(c, s.kitchen.buckets) in owned][:5]
-    counter.take_order(s.kitchen, "calzone", names[0], None, 0)
-    for name in names[1:]:
-        counter.take_order(s.kitchen, "margherita", name, None, 0)
-    s.cook(3)
-    return s
+    return calzone_then_quick_ones(s)
 
 
 def _killed(s: Scene, victim: str, index: int) -> None:
