@@ -204,8 +204,11 @@ class Recipe:
             value = self.fn(ctx) if self._ctx_by_position else self.fn(ctx=ctx)
         else:
             payload = ctx.payload
-            self.check(payload)
-            value = self.fn(**payload, ctx=ctx) if self.wants_ctx else self.fn(**payload)
+            try:
+                value = self.fn(**payload, ctx=ctx) if self.wants_ctx else self.fn(**payload)
+            except TypeError:
+                self.check(payload)  # arguments that do not fit: BadOrder (the call never entered the recipe)
+                raise  # they fit: the recipe's own TypeError
         if value is not None and type(value) not in _PLAIN and inspect.isawaitable(value):
             if loop is None:
                 return asyncio.run(_awaited(value, self.options.timeout))
