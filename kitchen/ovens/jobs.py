@@ -36,7 +36,9 @@ class Pacer:
     def judge(self) -> bool:
         s = self.kitchen.settings
         now, hold = self.kitchen.clock(), 2 * s.heartbeat_interval
-        if self.last is not None and now - self.last > s.heartbeat_timeout:
+        if self.last is None:  # a process just started (slowly, on a loaded machine): the others' turn to beat
+            self.hold_until = now + hold
+        elif now - self.last > s.heartbeat_timeout:
             self.hold_until = now + hold
             log.info("reaper: this process was silent for %.1fs; judging no one for %gs", now - self.last, hold)
         self.last = now
@@ -47,10 +49,11 @@ class Pacer:
 
 
 def reap_once(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None = None,
-              pacer: Pacer | None = None) -> ReapReport | None:
-    """One reaper pass that never raises: a busy or unreachable database is logged and retried next time."""
+              pacer: Pacer | None = None, spare: Callable[[], int | None] | None = None) -> ReapReport | None:
+    """One reaper pass that never raises: a busy or unreachable database is logged and retried next time.
+    ``spare`` names this process's own oven (never judged by its own reaper)."""
     try:
-        report = kitchen.reap(judge=pacer.judge() if pacer else True)
+        report = kitchen.reap(judge=pacer.judge() if pacer else True, spare=spare() if spare else None)
     except Exception as exc:  # never a traceback from a scheduler thread: log one line, try again next pass
         log.warning("reaper: %s", exc if isinstance(exc, KitchenError) else f"{exc.__class__.__name__}: {exc}")
         if pacer:
@@ -87,16 +90,17 @@ def purge_once(kitchen: Kitchen) -> PurgeReport | None:
 
 
 def reaper_pass(kitchen: Kitchen, on_report: Callable[[ReapReport], None] | None = None,
-                pacer: Pacer | None = None) -> None:
+                pacer: Pacer | None = None, spare: Callable[[], int | None] | None = None) -> None:
     """The reaper job: liveness first, then one purge batch."""
-    reap_once(kitchen, on_report, pacer)
+    reap_once(kitchen, on_report, pacer, spare)
     purge_once(kitchen)
 
 
 def add_reaper(scheduler: BackgroundScheduler, kitchen: Kitchen,
-               on_report: Callable[[ReapReport], None] | None = None) -> None:
+               on_report: Callable[[ReapReport], None] | None = None,
+               spare: Callable[[], int | None] | None = None) -> None:
     scheduler.add_job(reaper_pass, "interval", seconds=kitchen.settings.reap_interval,
-                      args=(kitchen, on_report, Pacer(kitchen)), id="reaper", name="reaper")
+                      args=(kitchen, on_report, Pacer(kitchen), spare), id="reaper", name="reaper")
 
 
 def _ids(ids: list[int]) -> str:

@@ -350,18 +350,26 @@ class Worker:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, self._on_signal)
-        self.start()
         s = self.kitchen.settings
+        # Everything slow comes before the join: from its join on, a new oven must beat within heartbeat_timeout,
+        # and on a loaded machine a fresh process took seconds over APScheduler's set-up (time zone, trigger
+        # plugins, imports) and over starting its heartbeat thread, long enough to be declared dead at birth.
         # Heartbeats run on a thread of their own that paces itself on the monotonic clock: APScheduler plans
         # by wall-clock datetimes, so a clock stepped back a minute would pause its jobs for that minute.
         # The reaper stays an APScheduler job: a late pass only delays a verdict, and its Pacer notices.
-        beating = threading.Event()
-        heart = threading.Thread(target=self._beat_loop, args=(beating,), name="heartbeat", daemon=True)
-        heart.start()
         scheduler = make_scheduler()
-        add_reaper(scheduler, self.kitchen)
+        add_reaper(scheduler, self.kitchen, spare=self._own_id)
         add_summary(scheduler, self.events, self.kitchen)
         add_periodic(scheduler, self.kitchen, schedules(self.menu, s.schedule))
+        beating, ready = threading.Event(), threading.Event()
+        heart = threading.Thread(target=self._beat_loop, args=(beating, ready), name="heartbeat", daemon=True)
+        heart.start()
+        ready.wait(s.heartbeat_timeout)
+        try:
+            self.start()
+        except BaseException:
+            beating.set()
+            raise
         scheduler.start()
         watchdog = threading.Thread(target=self._watch_loop, name="watchdog", daemon=True)
         watchdog.start()
@@ -396,7 +404,16 @@ class Worker:
             self.finished.set()
         return 0
 
-    def _beat_loop(self, done: threading.Event) -> None:
+    def _own_id(self) -> int | None:
+        return self.oven.id if self.oven is not None and not self.lost else None
+
+    def _beat_loop(self, done: threading.Event, ready: threading.Event) -> None:
+        """Started before the join, with its own connection open, so the first beat after the join is prompt."""
+        try:
+            self.kitchen.store.connect()
+        except KitchenError as exc:
+            log.warning("%s heartbeat failed: %s", self.name, exc)
+        ready.set()
         while not done.wait(self.kitchen.settings.heartbeat_interval):
             self.beat()
 

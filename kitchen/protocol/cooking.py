@@ -122,7 +122,7 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
     accepted: list[bool] = []
     done_per_bucket: dict[int, int] = {}
     if items:  # the oven row first (lock order), counting every item; refusals are taken off below
-        cur.execute(st.oven_cooked, (len(items), oven.id))
+        cur.execute(st.oven_cooked, (len(items), now, oven.id))
     for order, result in items:
         params = {"now": now, "result": result, "id": order.id, "oven": oven.id, "fence": order.fence,
                   "name": oven.name}
@@ -140,7 +140,7 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
         ctx.notify_finished(cur)
     refused = len(items) - sum(done_per_bucket.values())
     if refused:
-        cur.execute(st.oven_cooked, (-refused, oven.id))
+        cur.execute(st.oven_cooked, (-refused, now, oven.id))
     claimed = claim(cur, ctx, oven, claim_next, now, hint) if claim_next else []
     return accepted, claimed
 

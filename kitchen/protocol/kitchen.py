@@ -211,16 +211,19 @@ class Kitchen:
 
     # -- the reaper --------------------------------------------------------------------------------------------
 
-    def reap(self, now: float | None = None, *, judge: bool = True) -> ReapReport:
+    def reap(self, now: float | None = None, *, judge: bool = True, spare: int | None = None) -> ReapReport:
         """Declare silent ovens dead, requeue their orders and expired leases, move only their buckets.
 
         Cheap when there is nothing to do (a read). A pass judges no one (``judge`` False, or this
         process's writes were recently stalled: see ``Store.stalled_recently``) when heartbeats may not have
-        been writable: it still sweeps orders stranded on gone ovens and rebalances.
+        been writable: it still sweeps orders stranded on gone ovens and rebalances. ``spare`` is the oven
+        of the process running this reaper: its heartbeat may lag (a starved thread), but a process whose
+        reaper runs is alive, so it is left to the other ovens' reapers to judge.
         """
         now = self.clock() if now is None else now
         cutoff = now - self.settings.heartbeat_timeout
-        if not self.store.read(reaper.needs_reaping, self._ctx, now, cutoff):
+        own = -1 if spare is None else spare
+        if not self.store.read(reaper.needs_reaping, self._ctx, now, cutoff, own):
             return ReapReport()
         # After a stall every live oven beats again within an interval: hold judgement for two of them.
         judge = judge and not self.store.stalled_recently(2 * self.settings.heartbeat_interval)
@@ -229,7 +232,7 @@ class Kitchen:
         def tx(cur: Any) -> ReapReport:
             # Waiting this long for the write lock means heartbeats may have waited as long.
             fair = judge and time.monotonic() - asked <= self.store.slow_write
-            return reaper.reap(cur, self._ctx, now, cutoff, judge=fair)
+            return reaper.reap(cur, self._ctx, now, cutoff, judge=fair, spare=own)
 
         return self.store.write(tx, settle=RERUN)
 

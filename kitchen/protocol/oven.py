@@ -74,7 +74,10 @@ class Oven:
         if progress is not None and (isinstance(progress, bool) or not isinstance(progress, int)
                                      or not 0 <= progress <= 100):
             raise BadOrder(f"progress must be a whole number from 0 to 100, not {progress!r}")
-        return self._store.write(cooking.beat, self._ctx, self._who, progress, order, self._clock(), settle=RERUN)
+        # The clock is read inside the transaction: a beat that waited for the write lock proves the oven alive
+        # when it commits, not when it was asked.
+        return self._store.write(lambda cur: cooking.beat(cur, self._ctx, self._who, progress, order, self._clock()),
+                                 settle=RERUN)
 
     def alive(self) -> bool:
         """Whether the database still counts this incarnation as alive."""

@@ -18,11 +18,11 @@ from .rebalance import rebalance_in
 REAPED_ERROR = "its oven died or its lease ran out on the last allowed attempt"
 
 
-def needs_reaping(cur: Any, ctx: Ctx, now: float, cutoff: float) -> bool:
+def needs_reaping(cur: Any, ctx: Ctx, now: float, cutoff: float, spare: int = -1) -> bool:
     """A cheap read: is there anything for ``reap`` to do?"""
     st = ctx.st
     stale = now - ctx.settings.lease
-    for statement, params in ((st.any_silent, (cutoff,)), (st.any_expired, (now, stale)), (st.any_stranded, ())):
+    for statement, params in ((st.any_silent, (cutoff, spare)), (st.any_expired, (now, stale)), (st.any_stranded, ())):
         cur.execute(statement, params)
         if cur.fetchone():
             return True
@@ -32,12 +32,13 @@ def needs_reaping(cur: Any, ctx: Ctx, now: float, cutoff: float) -> bool:
     return bool(orphans and cur.fetchone()[0])
 
 
-def reap(cur: Any, ctx: Ctx, now: float, cutoff: float, judge: bool = True) -> ReapReport:
-    """One pass. ``judge`` False: declare no death and expire no lease (heartbeats may have been blocked)."""
+def reap(cur: Any, ctx: Ctx, now: float, cutoff: float, judge: bool = True, spare: int = -1) -> ReapReport:
+    """One pass. ``judge`` False: declare no death and expire no lease (heartbeats may have been blocked).
+    ``spare``: the id of the oven whose process runs this reaper, never declared dead by it."""
     st, report = ctx.st, ReapReport()
     take_back = {"max_attempts": ctx.settings.max_attempts, "now": now, "error": REAPED_ERROR}
     if judge:
-        cur.execute(st.declare_dead, (now, cutoff))
+        cur.execute(st.declare_dead, (now, cutoff, spare))
         dead = [(int(i), n) for i, n in cur.fetchall()]
         for oven_id, name in dead:
             report.dead.append(name)

@@ -41,6 +41,9 @@ _ON_MENU = " AND (o.recipe || '') = ANY(ARRAY(SELECT json_array_elements_text(CA
 
 # Where PostgreSQL's SQL differs from the shared text in sql.py, the whole statement is written here.
 POSTGRES_TEXT = {
+    # GREATEST: PostgreSQL has no two-argument max()
+    "oven_cooked": ("UPDATE ovens SET cooked = cooked + ?, heartbeat_at = CASE WHEN state = 'alive'"
+                    " THEN GREATEST(heartbeat_at, ?) ELSE heartbeat_at END WHERE id = ?"),
     # Claims skip rows another claim holds (SKIP LOCKED) instead of waiting. The menu is a scalar test on an
     # expression (``|| ''``), never an index condition, so the planner keeps walking orders_ready in order.
     "claim": claim_text(own=True, on_menu=None, lock=_SKIP_LOCKED),

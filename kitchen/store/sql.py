@@ -131,7 +131,12 @@ COMPLETE = (
 LEDGER = (
     "INSERT INTO ledger (order_id, oven_id, oven_name, fence, at) VALUES (:id, :oven, :name, :fence, :now)"
     " ON CONFLICT (order_id) DO NOTHING")
-OVEN_COOKED = "UPDATE ovens SET cooked = cooked + ? WHERE id = ?"  # first in a completion: see LOCK ORDER
+# First in a completion (see LOCK ORDER). A completion proves its oven alive as a heartbeat does: an oven whose
+# loop keeps the write lock busy cannot starve its own heartbeat thread into a false death.
+# A dead oven's last heartbeat is history: a zombie's (refused) completion leaves it as it was.
+OVEN_COOKED = (
+    "UPDATE ovens SET cooked = cooked + ?,"
+    " heartbeat_at = CASE WHEN state = 'alive' THEN max(heartbeat_at, ?) ELSE heartbeat_at END WHERE id = ?")
 ORDER_NOW = "SELECT state, oven_id, fence FROM orders WHERE id = ?"
 REFUSAL = (
     "INSERT INTO refusals (order_id, oven_id, oven_name, fence, at, reason, code, current_fence, order_state)"
@@ -174,8 +179,10 @@ EVENT = (
 
 # -- the reaper ------------------------------------------------------------------------------------------------------
 
+# ``spare``: the reaper's own oven (or -1), never judged by itself: a reaper that runs proves its process alive.
 DECLARE_DEAD = (
-    "UPDATE ovens SET state = 'dead', died_at = ? WHERE state = 'alive' AND heartbeat_at < ? RETURNING id, name")
+    "UPDATE ovens SET state = 'dead', died_at = ? WHERE state = 'alive' AND heartbeat_at < ? AND id <> ?"
+    " RETURNING id, name")
 REQUEUE_OVEN = _REQUEUE_SET + " WHERE oven_id = :oven AND state = 'cooking' RETURNING id, state, bucket"
 # A claim's lease runs from the claim and is renewed by its oven's heartbeat (never row by row): an order is
 # taken back once both its claim lease and its oven's last heartbeat are older than ``lease``.
@@ -187,7 +194,7 @@ REQUEUE_STRANDED = (
     _REQUEUE_SET + " WHERE state = 'cooking'"
     " AND NOT EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.state = 'alive')"
     " RETURNING id, state, bucket")
-ANY_SILENT = "SELECT 1 FROM ovens WHERE state = 'alive' AND heartbeat_at < ? LIMIT 1"
+ANY_SILENT = "SELECT 1 FROM ovens WHERE state = 'alive' AND heartbeat_at < ? AND id <> ? LIMIT 1"
 ANY_EXPIRED = (
     "SELECT 1 FROM orders WHERE state = 'cooking' AND lease_until < ?"
     " AND EXISTS (SELECT 1 FROM ovens WHERE ovens.id = orders.oven_id AND ovens.heartbeat_at < ?) LIMIT 1")

@@ -5,8 +5,47 @@ from __future__ import annotations
 import pytest
 
 from kitchen import BadOrder, FrozenClock, Kitchen, OvenLost
+from kitchen.ovens.jobs import Pacer
 from kitchen.protocol import reaper
 from tests.engine.helpers import events, execute, in_children, in_threads, owners, rows, scalar
+
+
+def test_a_reaper_never_declares_its_own_oven_dead(kitchen: Kitchen, clock: FrozenClock) -> None:
+    """A process whose reaper runs is alive, even if its heartbeat thread lags: only another process judges it."""
+    mine, other = kitchen.join("oven-1"), kitchen.join("oven-2")
+    clock.advance(6.0)
+    report = kitchen.reap(spare=mine.id)
+    assert report.dead == ["oven-2"] and mine.alive() and not other.alive()
+    assert not kitchen.reap(spare=mine.id), "nothing else to judge: not even a write"
+    assert kitchen.reap().dead == ["oven-1"], "another process's reaper still judges it"
+
+
+def test_a_completion_proves_its_oven_alive_as_a_heartbeat_does(kitchen: Kitchen, clock: FrozenClock) -> None:
+    """An oven whose loop keeps the write lock busy may starve its own heartbeat thread: its completions count."""
+    oven = kitchen.join("oven-1")
+    kitchen.submit_many([{"recipe": "margherita"} for _ in range(3)])
+    first, second = oven.claim_many(2)
+    clock.advance(4.0)
+    assert oven.complete(first) is True
+    clock.advance(4.0)  # 8 s since its last heartbeat, 4 s since its completion (timeout 5 s)
+    assert not kitchen.reap().dead and oven.alive()
+    clock.advance(1.5)
+    assert kitchen.reap().dead == ["oven-1"], "silent for longer than the timeout since its completion"
+    last = scalar(kitchen, "SELECT heartbeat_at FROM ovens WHERE id = ?", oven.id)
+    clock.advance(1.0)
+    assert oven.complete(second) is False
+    assert scalar(kitchen, "SELECT heartbeat_at FROM ovens WHERE id = ?", oven.id) == last, \
+        "a zombie's refused completion leaves its last heartbeat as history"
+
+
+def test_a_new_reaper_judges_no_one_until_the_others_had_a_turn_to_beat(kitchen: Kitchen, clock: FrozenClock) -> None:
+    """A process that just started (slowly, on a loaded machine) first gives every oven two intervals."""
+    pacer = Pacer(kitchen)
+    assert pacer.judge() is False
+    clock.advance(kitchen.settings.heartbeat_interval)
+    assert pacer.judge() is False
+    clock.advance(kitchen.settings.heartbeat_interval)
+    assert pacer.judge() is True
 
 
 def test_lease_expiry_requeues_without_killing_the_oven(open_kitchen, clock: FrozenClock) -> None:

@@ -131,3 +131,26 @@ def test_no_password_on_an_oven_command_line(tmp_path, backend_url: str, backend
         assert "sekret-word" not in argv and "postgresql://" not in argv
     finally:
         shop.close()
+
+
+def test_an_oven_sets_up_its_jobs_before_it_joins(kitchen: Kitchen, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From its join on a new oven must beat within heartbeat_timeout: the slow set-up (APScheduler's time zone,
+    trigger plugins and imports) comes first. It once came after, and a loaded machine's reapers declared every
+    freshly started oven dead."""
+    import kitchen.ovens.worker as worker_module
+
+    seen: list[str] = []
+    made = worker_module.make_scheduler
+
+    def make_scheduler():
+        scheduler = made()
+        real_add = scheduler.add_job
+        scheduler.add_job = lambda *a, **kw: (seen.append(f"job {kw.get('id')}"), real_add(*a, **kw))[1]
+        return scheduler
+
+    monkeypatch.setattr(worker_module, "make_scheduler", make_scheduler)
+    worker = Worker(kitchen, "oven-1", Menu(), burst=True)
+    joined = worker.start
+    monkeypatch.setattr(worker, "start", lambda: (seen.append("joined"), joined())[1])
+    assert worker.run(install_signals=False) == 0
+    assert seen.index("joined") > seen.index("job reaper") and seen[-1] == "joined", seen
