@@ -24,10 +24,10 @@ Figures (N pre-submitted no-op orders each, drained to the end and verified):
    order. Not in the floor: the oven's ``cooked`` counter and the per-bucket tally kitchen also updates in that
    transaction, heartbeats, the reaper, logging. Timed from a start signal (the processes are already connected).
 3. Peers, one worker each, as their authors intend: procrastinate (``run_worker_async(wait=False)``,
-   concurrency 1), pgqueuer (``QueueManager.run(mode=drain)``, its default batch_size 10, its status log
-   buffered), pq (``with queue: queue.get(block=False)``, one transaction per job; pq keeps no completion
-   record, no fence). Timed from the worker's start to the last job's handler returning (the worker's own
-   return, later for pgqueuer by a few seconds, is in the JSON as exit_s).
+   concurrency 1), pgqueuer (``QueueManager.run(mode=drain)``, at its default batch_size 10 and at 1, like
+   kitchen's prefetch 1; its status log buffered), pq (``with queue: queue.get(block=False)``, one transaction
+   per job; pq keeps no completion record, no fence). Timed from the worker's start to the last job's handler
+   returning (the worker's own return, later for pgqueuer by a few seconds, is in the JSON as exit_s).
 4. Scale-out: ``kitchen run --ovens K`` (K = 1, 4; prefetch 1, default log level) started on an empty queue
    and waited for until all K are alive, then M orders of a recipe that sleeps 5 ms (``bench_work``) submitted
    in one call: rate from the submit to the last completion, and the ratio 4 vs 1 (target >= 3x). Then SIGTERM.
@@ -378,7 +378,9 @@ def procrastinate_drain(n: int) -> dict[str, Any]:
             "load": load}
 
 
-def pgqueuer_drain(n: int) -> dict[str, Any]:
+def pgqueuer_drain(n: int, batch: int = 10) -> dict[str, Any]:
+    """pgqueuer's drain with ``batch`` jobs dequeued per round trip (its default 10; 1 to compare with
+    kitchen at prefetch 1)."""
     import asyncio
 
     import psycopg
@@ -404,7 +406,7 @@ def pgqueuer_drain(n: int) -> dict[str, Any]:
 
             load_before = load1()
             start = time.perf_counter()
-            await qm.run(mode=QueueExecutionMode.drain)
+            await qm.run(mode=QueueExecutionMode.drain, batch_size=batch)
             end = time.perf_counter()
             load = (load_before, load1())
             cur = await conn.execute("SELECT count(*) FROM pgqueuer")
@@ -449,10 +451,12 @@ def pq_drain(n: int) -> dict[str, Any]:
     return {"rate": n / elapsed, "seconds": elapsed, "load": load}
 
 
-PEERS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
-    "procrastinate": ("procrastinate", procrastinate_drain),
-    "pgqueuer": ("pgqueuer", pgqueuer_drain),
-    "pq": ("pq", pq_drain),
+# name -> (module, what the table calls it, drain): like with like, pgqueuer at batch 1 beside its default 10.
+PEERS: dict[str, tuple[str, str, Callable[[int], dict[str, Any]]]] = {
+    "procrastinate": ("procrastinate", "procrastinate", procrastinate_drain),
+    "pgqueuer": ("pgqueuer", "pgqueuer (its default batch of 10)", pgqueuer_drain),
+    "pgqueuer-b1": ("pgqueuer", "pgqueuer, batch 1", lambda n: pgqueuer_drain(n, batch=1)),
+    "pq": ("pq", "pq", pq_drain),
 }
 
 
@@ -476,7 +480,7 @@ def plan(n: int, scale_n: int, peers: list[str]) -> list[tuple[str, Callable[[],
         for ov in OVENS:
             jobs.append((f"floor/{ov}/{pf}", lambda ov=ov, pf=pf: floor_drain(n, ov, pf)))
     for name in peers:
-        jobs.append((f"peer/{name}", lambda fn=PEERS[name][1]: fn(n)))
+        jobs.append((f"peer/{name}", lambda fn=PEERS[name][2]: fn(n)))
     for ov in (1, 4):
         jobs.append((f"scale/{ov}", lambda ov=ov: kitchen_scale(scale_n, ov)))
     return jobs
@@ -530,7 +534,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]], n: int, scale_n: int, peers
         add(f"kitchen run --ovens {ov}: spawn -> first completion (all prefetch/log runs)", f"start/{ov}",
             "start_s", "s")
     for name in peers:
-        add(f"peer: {PEERS[name][0]}, 1 worker", f"peer/{name}", "rate", "orders/s", floor_of(1, 1))
+        add(f"peer: {PEERS[name][1]}, 1 worker", f"peer/{name}", "rate", "orders/s", floor_of(1, 1))
     scale = {}
     for ov in (1, 4):
         what = f"scale: {scale_n} x {WORK_MS} ms recipe to idle kitchen run --ovens {ov}"
@@ -590,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, k) is not None:
             size[k] = getattr(args, k)
     n, scale_n, repeats = size["n"], size["scale_n"], size["repeats"]
-    peers = [name for name in PEERS if _installed(name)]
+    peers = [name for name in PEERS if _installed(PEERS[name][0])]
     skipped = [name for name in PEERS if name not in peers]
     jobs = plan(n, scale_n, peers)
     if args.only:

@@ -189,12 +189,13 @@ class Recipe:
             raise BadOrder(f"recipe {self.name}: {exc}") from None
 
     def submit(self, kitchen: Kitchen, *, customer: str | None = None, key: str | None = None,
-               priority: int | None = None, delay: float = 0.0, **arguments: Any) -> Ticket:
+               priority: int | None = None, delay: float = 0.0, connection: Any = None, **arguments: Any) -> Ticket:
         """Queue an order of this recipe; its arguments are checked against the signature before anything is
-        written (BadOrder)."""
+        written (BadOrder). ``connection``: the application's psycopg connection (see ``Kitchen.submit``)."""
         self.check(arguments)
         return kitchen.submit(self.name, arguments, customer=customer, key=key,
-                              priority=self.options.priority if priority is None else priority, delay=delay)
+                              priority=self.options.priority if priority is None else priority, delay=delay,
+                              connection=connection)
 
     def cook(self, ctx: Cooking, loop: asyncio.AbstractEventLoop | None = None) -> Any:
         """Run it for one order: the payload's keys as arguments (BadOrder if they do not fit), ``ctx`` if

@@ -17,7 +17,7 @@ from kitchen.core.clock import Clock, system_clock
 from kitchen.core.config import Settings, load_settings
 from kitchen.core.errors import BadOrder, OrderBurnt, OrderCancelled, UnknownTicket
 from kitchen.core.events import EventKind, PurgeReport, ReapReport
-from kitchen.core.orders import Ticket, check_oven_name, validate
+from kitchen.core.orders import NewOrder, Ticket, check_oven_name, validate
 from kitchen.core.views import BurntOrder, EventRow, LedgerRow, RecentOrder, RefusalRow, Snapshot, TicketView
 from kitchen.store import RERUN, ChangeWaiter, Store, ensure_schema
 
@@ -27,6 +27,7 @@ from .oven import Oven, menu_json
 from .submit import insert_many, prepare_many
 
 RESULT_RECHECK = 5.0  # seconds a result wait re-reads the ticket even without a wake-up (a lost notification)
+FOLD_BATCHES = 10  # tally inbox batches a reaper pass folds at most
 
 
 class Kitchen:
@@ -102,12 +103,17 @@ class Kitchen:
     # -- the order taker ---------------------------------------------------------------------------------
 
     def submit(self, recipe: str, payload: Mapping[str, Any] | None = None, *, customer: str | None = None,
-               key: str | None = None, priority: int | None = None, delay: float = 0.0) -> Ticket:
+               key: str | None = None, priority: int | None = None, delay: float = 0.0,
+               connection: Any = None) -> Ticket:
         """Persist one order and return its ticket; committed before this returns.
 
         The payload's keys are the recipe's arguments: when this process knows the recipe (``@recipe``), they
         are checked against its signature (BadOrder, nothing written) and ``priority`` defaults to its own.
         An unknown name is accepted: another process's ovens may know it.
+
+        ``connection``: the application's own open psycopg connection (PostgreSQL): the order is written
+        inside that connection's transaction and commits or rolls back with the application's work
+        (transactional enqueue); its ticket means nothing until then.
         """
         spec = known_recipes.known(recipe) if isinstance(recipe, str) else None
         if priority is None:
@@ -116,11 +122,11 @@ class Kitchen:
                          payload_limit=self.settings.payload_limit)
         if spec is not None:
             spec.check(payload or {})
-        return self._handed_out(self.store.write(insert_many, self._ctx, [order], self.clock(),
-                                                 settle=settle.submitted(self._ctx)))[0]
+        return self._inserted([order], connection)[0]
 
-    def submit_many(self, orders: Iterable[Mapping[str, Any]]) -> list[Ticket]:
-        """Persist many orders in one transaction: all are committed, or none (bad input writes nothing)."""
+    def submit_many(self, orders: Iterable[Mapping[str, Any]], *, connection: Any = None) -> list[Ticket]:
+        """Persist many orders in one transaction: all are committed, or none (bad input writes nothing).
+        ``connection``: as for ``submit``, inside the application's transaction."""
         specs = list(orders)
         prepared = prepare_many(specs, self.settings.payload_limit)
         if not prepared:
@@ -132,8 +138,15 @@ class Kitchen:
                     known.check(spec.get("payload") or {})
                 except BadOrder as exc:
                     raise BadOrder(f"order {i}: {exc}") from None
-        return self._handed_out(self.store.write(insert_many, self._ctx, prepared, self.clock(),
-                                                 settle=settle.submitted(self._ctx)))
+        return self._inserted(prepared, connection)
+
+    def _inserted(self, orders: list[NewOrder], connection: Any) -> list[Ticket]:
+        if connection is None:
+            tickets = self.store.write(insert_many, self._ctx, orders, self.clock(),
+                                       settle=settle.submitted(self._ctx))
+        else:  # the application's transaction: no tally row locked while it stays open (see insert_many)
+            tickets = self.store.enlist(connection, insert_many, self._ctx, orders, self.clock(), True)
+        return self._handed_out(tickets)
 
     def _handed_out(self, tickets: list[Ticket]) -> list[Ticket]:
         """Tickets that can wait for their result (``Ticket.result``) on this kitchen."""
@@ -223,7 +236,10 @@ class Kitchen:
         now = self.clock() if now is None else now
         cutoff = now - self.settings.heartbeat_timeout
         own = -1 if spare is None else spare
-        if not self.store.read(reaper.needs_reaping, self._ctx, now, cutoff, own):
+        due, fold = self.store.read(reaper.pending, self._ctx, now, cutoff, own)
+        if fold:
+            self.fold_inbox()
+        if not due:
             return ReapReport()
         # After a stall every live oven beats again within an interval: hold judgement for two of them.
         judge = judge and not self.store.stalled_recently(2 * self.settings.heartbeat_interval)
@@ -235,6 +251,18 @@ class Kitchen:
             return reaper.reap(cur, self._ctx, now, cutoff, judge=fair, spare=own)
 
         return self.store.write(tx, settle=RERUN)
+
+    def fold_inbox(self, batches: int = FOLD_BATCHES) -> int:
+        """Fold the tally inbox (counts of submits made on applications' connections) into the per-bucket
+        tally, at most ``batches`` short transactions; returns the inbox rows folded. The reaper does it each
+        pass; counts read the same before and after (readers add the inbox)."""
+        folded = 0
+        for _ in range(batches):
+            step = self.store.write(reaper.fold_inbox, self._ctx, settle=RERUN)  # a re-run folds other rows
+            folded += step
+            if step < reaper.FOLD_BATCH:
+                break
+        return folded
 
     def requeue(self, tickets: Iterable[int] = (), *, burnt: bool = False) -> list[int]:
         """Put burnt (dead-lettered) orders back in the queue with fresh attempts; returns those moved."""

@@ -16,6 +16,7 @@ from .context import Ctx
 from .rebalance import rebalance_in
 
 REAPED_ERROR = "its oven died or its lease ran out on the last allowed attempt"
+FOLD_BATCH = 1000  # tally inbox rows folded per transaction
 
 
 def needs_reaping(cur: Any, ctx: Ctx, now: float, cutoff: float, spare: int = -1) -> bool:
@@ -30,6 +31,29 @@ def needs_reaping(cur: Any, ctx: Ctx, now: float, cutoff: float, spare: int = -1
     orphans = cur.fetchone()[0]
     cur.execute(st.alive_count)
     return bool(orphans and cur.fetchone()[0])
+
+
+def pending(cur: Any, ctx: Ctx, now: float, cutoff: float, spare: int = -1) -> tuple[bool, bool]:
+    """One cheap read: (anything for ``reap`` to do, counts in the tally inbox to fold)."""
+    cur.execute(ctx.st.any_inbox)
+    fold = cur.fetchone() is not None
+    return needs_reaping(cur, ctx, now, cutoff, spare), fold
+
+
+def fold_inbox(cur: Any, ctx: Ctx) -> int:
+    """Fold one batch of the tally inbox (submits made on applications' connections) into the tally: each
+    row is taken by exactly one fold (the DELETE is the compare-and-set) and added in this same short
+    transaction, tally rows in bucket order. Readers add the inbox to the tally, so counts are exact before,
+    during and after. Returns how many inbox rows it folded."""
+    cur.execute(ctx.st.inbox_take, (FOLD_BATCH,))
+    rows = cur.fetchall()
+    per_bucket: dict[int, tuple[int, int]] = {}
+    for bucket, submitted, duplicates in rows:
+        new, dup = per_bucket.get(int(bucket), (0, 0))
+        per_bucket[int(bucket)] = (new + int(submitted), dup + int(duplicates))
+    for bucket in sorted(per_bucket):
+        cur.execute(ctx.st.tally_submit, (*per_bucket[bucket], bucket))
+    return len(rows)
 
 
 def reap(cur: Any, ctx: Ctx, now: float, cutoff: float, judge: bool = True, spare: int = -1) -> ReapReport:

@@ -33,9 +33,13 @@ def prepare_many(specs: Iterable[Mapping[str, Any]], payload_limit: int) -> list
     return prepared
 
 
-def insert_many(cur: Any, ctx: Ctx, orders: list[NewOrder], now: float) -> list[Ticket]:
+def insert_many(cur: Any, ctx: Ctx, orders: list[NewOrder], now: float, inbox: bool = False) -> list[Ticket]:
     """Keyless orders go in bulk; a keyed one is inserted or, if its key is taken, answered with the first
-    order's ticket (``duplicate=True``)."""
+    order's ticket (``duplicate=True``).
+
+    ``inbox``: the transaction is an application's and may stay open for long (``Kitchen.submit(...,
+    connection=)``), so it takes no lock another transaction waits for: its counts go to the insert-only
+    ``tally_inbox`` (folded by the reaper), and an expired tombstone is ignored, not deleted."""
     st, buckets = ctx.st, ctx.buckets
     tickets: list[Ticket] = []
     new_per_bucket: dict[int, int] = {}
@@ -50,7 +54,7 @@ def insert_many(cur: Any, ctx: Ctx, orders: list[NewOrder], now: float) -> list[
         if plain:
             tickets += _insert_plain(cur, ctx, plain)
             plain = []
-        ticket = _insert_keyed(cur, ctx, o, bucket, now)
+        ticket = _insert_keyed(cur, ctx, o, bucket, now, inbox)
         tickets.append(ticket)
         counts = dup_per_bucket if ticket.duplicate else new_per_bucket
         counts[ticket.bucket] = counts.get(ticket.bucket, 0) + 1
@@ -59,20 +63,28 @@ def insert_many(cur: Any, ctx: Ctx, orders: list[NewOrder], now: float) -> list[
     if new_per_bucket:
         ctx.notify(cur)
     for bucket in sorted(set(new_per_bucket) | set(dup_per_bucket)):
-        cur.execute(st.tally_submit, (new_per_bucket.get(bucket, 0), dup_per_bucket.get(bucket, 0), bucket))
+        new, dup = new_per_bucket.get(bucket, 0), dup_per_bucket.get(bucket, 0)
+        if inbox:
+            cur.execute(st.inbox_submit, (bucket, new, dup))
+        else:
+            cur.execute(st.tally_submit, (new, dup, bucket))
     return tickets
 
 
-def _insert_keyed(cur: Any, ctx: Ctx, o: NewOrder, bucket: int, now: float) -> Ticket:
+def _insert_keyed(cur: Any, ctx: Ctx, o: NewOrder, bucket: int, now: float, inbox: bool) -> Ticket:
     """A new order, or the ticket of the order holding its key: unfinished, or finished less than
-    ``dedup_window`` ago (its row, or its tombstone once the row was purged). An older key is freed here."""
+    ``dedup_window`` ago (its row, or its tombstone once the row was purged). An older key is freed here.
+
+    While another transaction that inserted the same key is still open, the unique index makes this insert
+    wait for it: its commit makes this one a duplicate, its rollback lets this one in."""
     st, window = ctx.st, ctx.settings.dedup_seconds
     cur.execute(st.tombstone, (o.key,))
     stone = cur.fetchone()
     if stone is not None:
         if float(stone[2]) > now:
             return Ticket(int(stone[0]), int(stone[1]), True)
-        cur.execute(st.drop_tombstone, (o.key, now))
+        if not inbox:  # an expired tombstone is harmless; the purge drops it if this one does not
+            cur.execute(st.drop_tombstone, (o.key, now))
     for _ in range(2):
         cur.execute(st.insert_order, {"key": o.key, "recipe": o.recipe, "customer": o.customer,
                                       "payload": o.payload_json, "priority": o.priority, "bucket": bucket,

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
+from kitchen.core.errors import BadOrder
+
 from .url import Target
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ class Dialect(ABC):
     retry_floor: float  # seconds a busy or unreachable database is retried at least
     shares_database: bool  # may kitchen's tables live beside an application's? (a SQLite file must be ours)
     v1_tables: tuple[str, ...]  # the first release's DDL (ddl_v1.py); later versions are migrations
+    id_column: str  # an auto-numbered primary key column's type, for tables added by migrations
 
     def __init__(self, target: Target, durability: str, busy_timeout: float) -> None:
         self.target = target
@@ -118,6 +121,11 @@ class Dialect(ABC):
     @abstractmethod
     def bulk_insert(self, cur: Any, sql: str, rows: list[tuple]) -> list[int]:
         """Insert keyless orders in one round trip where possible; returns their ids in row order."""
+
+    def enlist(self, conn: Any, body: Callable[[Any], Any]) -> Any:
+        """Run ``body(cursor)`` on an application's own connection, inside its transaction (PostgreSQL only)."""
+        raise BadOrder(f"submit(connection=...) needs a PostgreSQL kitchen; {self.target.label} is {self.name}"
+                       " (submit without connection=); nothing was written")
 
     # -- retention ---------------------------------------------------------------------------------------------
 

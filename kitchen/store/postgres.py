@@ -69,6 +69,7 @@ class PostgresDialect(Dialect):
     retry_floor = 30.0  # a server restart takes seconds: established ovens ride it out
     shares_database = True
     v1_tables = POSTGRES_TABLES
+    id_column = "BIGSERIAL PRIMARY KEY"
 
     def open_database(self) -> peewee.Database:
         try:
@@ -153,6 +154,11 @@ class PostgresDialect(Dialect):
             ids.append(int(cur.fetchone()[0]))
             if not cur.nextset():
                 return ids
+
+    def enlist(self, conn: Any, body: Callable[[Any], Any]) -> Any:
+        from .enlisted import run_enlisted
+
+        return run_enlisted(conn, self.target.schema or DEFAULT_SCHEMA, self.target.label, body)
 
     def notify(self, cur: Any) -> None:
         cur.execute(f"SELECT pg_notify('{CHANNEL}', current_schema())")  # see ListenWaiter: ours only

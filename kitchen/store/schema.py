@@ -26,7 +26,8 @@ from .dialect import Dialect
 from .store import Store
 
 MAX_BUCKETS = 4096
-KITCHEN_TABLES = ("kitchen_meta", "orders", "ovens", "buckets", "ledger", "refusals", "events", "tally")
+KITCHEN_TABLES = ("kitchen_meta", "orders", "ovens", "buckets", "ledger", "refusals", "events", "tally",
+                  "tally_inbox")
 
 
 @dataclass(frozen=True)
@@ -161,12 +162,23 @@ def _v6_retention(cur: Any, dialect: Dialect) -> None:
         cur.execute(statement)
 
 
+def _v7_tally_inbox(cur: Any, dialect: Dialect) -> None:
+    """An insert-only inbox beside the per-bucket tally. A submit inside an application's own transaction
+    (``submit(..., connection=conn)``) may stay open for long: it must not hold a ``tally`` row, which every
+    completion in its bucket updates. It inserts its counts here instead; readers add the inbox to the tally,
+    and the reaper folds it in with short transactions. Both engines get the table (one schema everywhere),
+    though only PostgreSQL writes to it."""
+    cur.execute(f"CREATE TABLE IF NOT EXISTS tally_inbox (id {dialect.id_column}, bucket INTEGER NOT NULL,"
+                " submitted BIGINT NOT NULL, duplicates BIGINT NOT NULL)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "typed events and refusal codes", _v2_typed_events),
     Migration(3, "customer lanes, oven menus, waiting recipes", _v3_lanes_and_menus),
     Migration(4, "one covering index over the queue", _v4_ready_covers_recipe),
     Migration(5, "tracebacks, cancelled orders", _v5_tracebacks_and_cancel),
     Migration(6, "retention: dedup tombstones, purge indexes", _v6_retention),
+    Migration(7, "tally inbox for submits on an application's connection", _v7_tally_inbox),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
 

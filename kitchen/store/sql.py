@@ -5,7 +5,10 @@ its column list):
 - Each order transition is one conditional UPDATE: the WHERE clause is the compare, the SET is the swap.
 - LOCK ORDER, kept by every write transaction so PostgreSQL never deadlocks: ovens rows, then orders rows,
   then tally rows in bucket order, then kitchen_meta (the ring generation) and buckets; ledger, refusals and
-  events are only inserted; claims skip locked rows and never wait. A heartbeat touches its oven row and at
+  events are only inserted; claims skip locked rows and never wait. tally_inbox rows are inserted by submits
+  on an application's connection (which lock no shared row: that transaction may stay open for long) and
+  deleted only by the fold, which then takes tally rows in bucket order; no one holding a tally row waits for
+  an inbox row. A heartbeat touches its oven row and at
   most the progress of one order (after it); leases are renewed by the oven row, not order by order.
 - State tests are literals (``state = 'queued'``), never parameters: SQLite only uses a partial index when
   the query's WHERE visibly implies the index's WHERE.
@@ -74,6 +77,14 @@ TALLY_REFUSED = "UPDATE tally SET refused = refused + 1 WHERE bucket = ?"
 TALLY_REQUEUED = "UPDATE tally SET requeued = requeued + ? WHERE bucket = ?"
 TALLY_RETRIED = "UPDATE tally SET retried = retried + 1 WHERE bucket = ?"
 TALLY_CANCELLED = "UPDATE tally SET cancelled = cancelled + ? WHERE bucket = ?"
+# A submit on an application's connection counts into the insert-only inbox (schema v7), never into a tally
+# row; readers add the inbox to the tally, and the reaper folds it in: each row is deleted by exactly one fold
+# (DELETE ... RETURNING is the compare-and-set), which adds it to the tally in the same short transaction.
+INBOX_SUBMIT = "INSERT INTO tally_inbox (bucket, submitted, duplicates) VALUES (?, ?, ?)"
+INBOX_TAKE = (
+    "DELETE FROM tally_inbox WHERE id IN (SELECT id FROM tally_inbox ORDER BY id LIMIT ?)"
+    " RETURNING bucket, submitted, duplicates")
+ANY_INBOX = "SELECT 1 FROM tally_inbox LIMIT 1"
 
 # -- an oven's side --------------------------------------------------------------------------------------------------
 
@@ -115,6 +126,8 @@ def claim_text(*, own: bool, on_menu: str | None, lock: str = "") -> str:
 OWN_WAITING = (
     "SELECT (SELECT coalesce(sum(t.submitted - t.done - t.burnt - t.cancelled), 0) FROM tally t"
     " JOIN buckets b ON b.bucket = t.bucket WHERE b.oven_id = :oven)"
+    " + (SELECT coalesce(sum(i.submitted), 0) FROM tally_inbox i JOIN buckets b ON b.bucket = i.bucket"
+    " WHERE b.oven_id = :oven)"
     " - (SELECT count(*) FROM orders o JOIN buckets b ON b.bucket = o.bucket"
     " WHERE o.state = 'cooking' AND b.oven_id = :oven)")
 CLAIM = claim_text(own=True, on_menu=None)
@@ -279,7 +292,8 @@ SLOT_ROWS = "SELECT key, value FROM kitchen_meta WHERE key > 'slot:' AND key < '
 
 TALLY_TOTALS = (
     "SELECT sum(submitted), sum(done), sum(burnt), sum(duplicates), sum(refused), sum(requeued), sum(retried),"
-    " sum(cancelled) FROM tally")
+    " sum(cancelled) FROM (SELECT submitted, done, burnt, duplicates, refused, requeued, retried, cancelled"
+    " FROM tally UNION ALL SELECT submitted, 0, 0, duplicates, 0, 0, 0, 0 FROM tally_inbox) AS t")  # + the inbox
 COOKING_ORDERS = (
     "SELECT id, oven_id, recipe, customer, progress, attempt, fence, bucket, started_at FROM orders"
     " WHERE state = 'cooking' ORDER BY +id")  # +id: SQLite keeps the orders_cooking index (8dcab8b)
@@ -341,6 +355,9 @@ class Statements:
     tally_requeued: str
     tally_retried: str
     tally_cancelled: str
+    inbox_submit: str
+    inbox_take: str
+    any_inbox: str
     claim: str
     claim_menu: str
     own_waiting: str

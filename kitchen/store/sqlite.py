@@ -43,6 +43,7 @@ class SqliteDialect(Dialect):
     retry_floor = 1.0
     shares_database = False
     v1_tables = SQLITE_TABLES
+    id_column = "INTEGER PRIMARY KEY"
 
     def __init__(self, target: Any, durability: str, busy_timeout: float) -> None:
         super().__init__(target, durability, busy_timeout)

@@ -152,6 +152,17 @@ class Store:
             if time.monotonic() - started > self.slow_write:
                 self._stalled_at = time.monotonic()
 
+    def enlist(self, conn: Any, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(cursor, *args)`` on an application's own open connection, inside its transaction: it
+        commits or rolls back with the application's work. Never retried whole and never committed here (the
+        application owns that transaction); a wrong connection or a failure is one KitchenError line."""
+        try:
+            return cast(T, self.dialect.enlist(conn, lambda cur: fn(cur, *args)))
+        except KitchenError:
+            raise
+        except DRIVER_ERRORS as exc:
+            raise self.translate(exc) from None
+
     def stalled_recently(self, window: float) -> bool:
         """Did a write of this process stall (see ``write``) less than ``window`` seconds ago?"""
         return time.monotonic() - self._stalled_at < window

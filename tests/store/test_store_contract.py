@@ -347,7 +347,7 @@ def test_server_clock_is_postgresqls_and_none_on_sqlite(store: Store) -> None:
         assert abs(first - now) < 2.0 and first <= second
 
 
-LATER_TABLES = {"dedup_tombstones"}  # v6 (retention)
+LATER_TABLES = {"dedup_tombstones", "tally_inbox"}  # v6 (retention), v7 (transactional enqueue)
 
 
 def test_tables_lists_kitchens_own_tables_only(store: Store, open_store: Callable) -> None:
