@@ -366,28 +366,7 @@ class Worker:
         watchdog = threading.Thread(target=self._watch_loop, name="watchdog", daemon=True)
         watchdog.start()
         try:
-            failing = 0.0
-            while True:
-                try:
-                    state = self.tick()
-                    failing = 0.0
-                except OvenLost:
-                    self.lost = True
-                    continue
-                except KitchenError as exc:
-                    failing = min(max(failing * 2, 0.1), 2.0)
-                    log.warning("%s: %s; trying again in %.1fs", self.name, exc, failing)
-                    if self.stop.wait(failing):
-                        break
-                    continue
-                if state == "exit":
-                    break
-                if state == "idle":
-                    if self.burst and self.queue_empty():
-                        log.info("%s: queue empty, burst done (%d cooked)", self.name, self.cooked)
-                        break
-                    self._waiter.wait(s.poll_interval, lambda: self.signals > 0 or self.stop.is_set()
-                                      or self.lost or self.draining)
+            self.loop()
         finally:
             self.stop.set()
             beating.set()
@@ -395,6 +374,37 @@ class Worker:
             self.close()
             self.finished.set()
         return 0
+
+    def loop(self) -> None:
+        """Tick until told to exit; wait for the queue to change while idle (an oven's slot runs this too)."""
+        failing = 0.0
+        poll = self.kitchen.settings.poll_interval
+        while True:
+            try:
+                state = self.tick()
+                failing = 0.0
+            except OvenLost:
+                self.lost = True
+                continue
+            except KitchenError as exc:
+                failing = min(max(failing * 2, 0.1), 2.0)
+                log.warning("%s: %s; trying again in %.1fs", self.name, exc, failing)
+                if self.stop.wait(failing):
+                    break
+                continue
+            if state == "exit":
+                break
+            if state == "idle":
+                if self.burst_over():
+                    break
+                self._waiter.wait(poll, lambda: self.signals > 0 or self.stop.is_set() or self.lost or self.draining)
+
+    def burst_over(self) -> bool:
+        """With --burst: nothing this oven could cook is queued, and nothing is cooking anywhere."""
+        if self.burst and self.queue_empty():
+            log.info("%s: queue empty, burst done (%d cooked)", self.name, self.cooked)
+            return True
+        return False
 
     def _beat_loop(self, done: threading.Event) -> None:
         while not done.wait(self.kitchen.settings.heartbeat_interval):
