@@ -45,32 +45,32 @@ def check_concurrency(value: int) -> int:
 
 class Doorbell(ChangeWaiter):
     """One change waiter for all of an oven's idle slots: one slot at a time watches the database (one LISTEN
-    connection per oven, not per slot); when it returns, every slot waiting beside it looks at the queue too."""
+    connection per oven, not per slot). When the queue changes only that slot wakes, and the next waiting slot
+    takes over the watch: a change wakes one slot, not N (each empty claim is a write, and N of them after
+    every commit would crowd the write gate), and a claim that took work is itself a change, so a burst of
+    orders wakes the slots one after another. The others look anyway every ``timeout`` (poll_interval)."""
 
     def __init__(self, inner: ChangeWaiter) -> None:
         self._inner = inner
         self._watching = threading.Lock()
-        self._rung = threading.Condition()
-        self._rings = 0
+        self._handover = threading.Condition()
 
     def wait(self, timeout: float, interrupted: Callable[[], bool]) -> None:
-        seen = self._rings
-        if self._watching.acquire(blocking=False):
-            try:
-                self._inner.wait(timeout, interrupted)
-            finally:
-                self._watching.release()
-                with self._rung:
-                    self._rings += 1
-                    self._rung.notify_all()
-            return
         deadline = time.monotonic() + timeout
-        with self._rung:
-            while self._rings == seen and not interrupted():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._rung.wait(min(left, WATCH_SLICE))
+        while not interrupted():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self._watching.acquire(blocking=False):
+                try:
+                    self._inner.wait(left, interrupted)
+                finally:
+                    self._watching.release()
+                    with self._handover:
+                        self._handover.notify()  # one waiting slot takes over the watch
+                return
+            with self._handover:
+                self._handover.wait(min(left, WATCH_SLICE))
 
     def close(self) -> None:
         self._inner.close()

@@ -80,7 +80,7 @@ class Oven:
                 raise BadOrder(f"progress must be a whole number from 0 to 100, not {percent!r}")
         if progress is not None and order is not None:
             pairs.append((order, progress))
-        return self._store.write(cooking.beat, self._ctx, self._who, pairs, self._clock(), settle=RERUN)
+        return self._store.write(cooking.beat, self._ctx, self._who, pairs, self._clock(), settle=RERUN, urgent=True)
 
     def alive(self) -> bool:
         """Whether the database still counts this incarnation as alive."""

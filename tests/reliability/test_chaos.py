@@ -1,5 +1,6 @@
 """Nothing lost, nothing completed twice, nothing cooked twice but for a real kill, no false death: 2,000
-orders through 4 oven processes that keep being SIGKILLed, frozen past their heartbeat timeout and thawed as
+orders of 97 customers through 4 oven processes (two of them cooking on 3 slots each) that keep being SIGKILLed,
+frozen past their heartbeat timeout and thawed as
 zombies, whose wall clocks are stepped ±60 s (one oven, then all of them), with GIL-holding orders in the
 mix, recipes that overrun their timeout (in a work horse and in process), cancels of queued and cooking
 orders, a producer killed inside its transaction and a foreign writer stopped inside its own.
@@ -44,6 +45,9 @@ def test_chaos_nothing_lost_nothing_cooked_twice(tmp_path: Path, capsys: pytest.
     assert out.kills >= 10 and out.freezes == 3
     assert out.freezes_holding == 3 and out.refused >= 3, "each zombie's late completion was refused"
     assert out.requeues > 0
+    # two of the four ovens cook on three slots each; every order has a customer (97 lanes)
+    assert out.lane_pairs > 1000 and out.lane_overlaps == 0 and out.lane_out_of_order == 0, \
+        "a customer's orders cooked one at a time, in ticket order"
     # each new fault kind really happened
     assert out.hogs > 0 and out.hog_call >= SETTINGS["heartbeat_timeout"], "a hog held the GIL past the timeout"
     assert out.stalls == 1 and out.stalled_for > SETTINGS["heartbeat_timeout"], "a writer stalled past the timeout"

@@ -155,25 +155,30 @@ def test_concurrency_outside_1_to_256_is_refused(value: Any) -> None:
             Settings(concurrency=value).validated()
 
 
-def test_the_doorbell_wakes_every_waiting_slot_when_its_watcher_returns() -> None:
-    seen = threading.Event()
+def test_the_doorbell_wakes_one_slot_per_change_and_hands_the_watch_over() -> None:
+    changes = threading.Semaphore(0)  # each release: the database changed once
+    watched: list[str] = []
 
     class Inner:
         def wait(self, timeout: float, interrupted: Any) -> None:
-            seen.wait(timeout)  # the database "changes" when the test sets it
+            watched.append(threading.current_thread().name)
+            changes.acquire(timeout=timeout)
 
         def close(self) -> None:
             pass
 
     bell = Doorbell(Inner())  # type: ignore[arg-type]
     woke: list[str] = []
-    threads = [threading.Thread(target=lambda i=i: (bell.wait(30, lambda: False), woke.append(f"slot-{i}")))
+    threads = [threading.Thread(target=lambda: (bell.wait(30, lambda: False), woke.append("x")), name=f"slot-{i}")
                for i in range(3)]
     for t in threads:
         t.start()
-    wait_for(lambda: bell._watching.locked(), what="one slot watching")
-    assert woke == []
-    seen.set()
+    wait_for(lambda: len(watched) == 1, what="one slot watching")
+    changes.release()
+    wait_for(lambda: len(woke) == 1 and len(watched) == 2, what="one slot woken, another watching")
+    assert len(woke) == 1, "a change wakes one slot, not all three"
+    changes.release()
+    changes.release()
     for t in threads:
         t.join(10)
-    assert sorted(woke) == ["slot-0", "slot-1", "slot-2"]
+    assert len(woke) == 3 and len(set(watched)) == 3
