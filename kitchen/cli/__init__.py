@@ -29,6 +29,13 @@ def _whole(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
 
 
+def _concurrency(text: str) -> int:
+    value = _whole(text)
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 256, not {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = _whole(text)
     if value < 1:
@@ -106,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--burst", action="store_true", help="exit 0 once no order is queued or cooking")
     r.add_argument("--recipes", nargs="+", metavar="MODULE", default=[], help="import these recipe modules")
     r.add_argument("--prefetch", type=_positive_int, help="orders claimed per transaction (default: kitchen.ini)")
+    r.add_argument("--concurrency", type=_concurrency, metavar="N",
+                   help="orders one oven process cooks at once, on N slots (1..256; default: kitchen.ini)")
     r.add_argument("--no-restart", action="store_true", help="with --ovens N: do not restart crashed ovens")
     r.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     r.add_argument("--log-json", action="store_true", help="one JSON object per log line")

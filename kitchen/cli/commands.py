@@ -67,6 +67,7 @@ def _flushing(writer: logs.LogWriter | None, exit_now: Callable[[int], NoReturn]
 def _run(args: argparse.Namespace, settings: Settings, listener: logs.LogWriter | None) -> int:
     from kitchen.ovens.periodic import schedules
     from kitchen.ovens.recipes import build_menu
+    from kitchen.ovens.slots import Slots
     from kitchen.ovens.worker import Worker
 
     modules = [m for m in settings.recipes.split() if m] + list(args.recipes)
@@ -75,6 +76,12 @@ def _run(args: argparse.Namespace, settings: Settings, listener: logs.LogWriter 
     with Kitchen.open(settings=settings) as kitchen:
         server = metrics.serve(kitchen, args.metrics_port) if args.metrics_port else None
         try:
+            concurrency = args.concurrency or settings.concurrency
+            if args.ovens == 1 and concurrency > 1:
+                slots = Slots(kitchen, args.name or f"oven-{os.getpid()}", menu, concurrency, burst=args.burst,
+                              prefetch=args.prefetch, parent_pid=args.parent)
+                slots.exit_now = _flushing(listener, slots.exit_now)
+                return slots.run()
             if args.ovens == 1:
                 worker = Worker(kitchen, args.name or f"oven-{os.getpid()}", menu, burst=args.burst,
                                 prefetch=args.prefetch, parent_pid=args.parent)
@@ -93,6 +100,7 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     extra = ["--log-level", args.log_level] + (["--log-json"] if args.log_json else [])
     extra += ["--burst"] if args.burst else []
     extra += ["--prefetch", str(args.prefetch)] if args.prefetch else []
+    extra += ["--concurrency", str(args.concurrency)] if args.concurrency else []
     extra += ["--recipes", *args.recipes] if args.recipes else []
     names = [f"{base}-{i}" for i in range(1, args.ovens + 1)]
     return Supervisor(names, database=settings.database, config=args.config, extra=extra,

@@ -68,6 +68,7 @@ class Settings:
     speed: float = 1.0
     burn_rate: float = 0.0
     prefetch: int = 1
+    concurrency: int = 1
     poll_interval: float = 0.5
     grace: float = 10.0
     busy_timeout: float = 5.0
@@ -101,6 +102,8 @@ class Settings:
             raise ConfigError(f"max_attempts must be at least 1, not {self.max_attempts}")
         if not 1 <= self.prefetch <= 1000:
             raise ConfigError(f"prefetch must be between 1 and 1000, not {self.prefetch}")
+        if not 1 <= self.concurrency <= 256:
+            raise ConfigError(f"concurrency must be between 1 and 256, not {self.concurrency}")
         if not 0 <= self.burn_rate <= 1:
             raise ConfigError(f"burn_rate must be between 0 and 1, not {self.burn_rate}")
         if self.grace < 0:

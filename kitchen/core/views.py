@@ -39,11 +39,21 @@ class LedgerTotals:
 
 
 @dataclass(frozen=True)
+class HeldOrder:
+    """An order an oven holds: on an oven with several slots (``kitchen run --concurrency N``), one per busy slot."""
+
+    ticket: int
+    recipe: str
+    progress: int
+
+
+@dataclass(frozen=True)
 class OvenView:
     """One oven incarnation as the snapshot saw it. ``state`` is 'alive', 'dead' or 'left'; ``buckets``
     are the buckets it owns (none unless alive); ``cooking`` every order it holds, ``current_order`` the first;
     ``menu`` the recipe names it cooks (None: any recipe); ``current_from`` the oven whose bucket the current
-    order is in, when that is another oven's (this one took it: a steal)."""
+    order is in, when that is another oven's (this one took it: a steal); ``held`` every order it holds, with
+    its recipe and progress (what each slot cooks)."""
 
     id: int
     name: str
@@ -61,6 +71,7 @@ class OvenView:
     died_at: float | None
     menu: list[str] | None = None
     current_from: str | None = None
+    held: list[HeldOrder] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,9 @@ from kitchen.core.orders import Order
 from kitchen.protocol import Kitchen, Oven, result_json
 
 from . import failure
+from .heart import Heart, oven_jobs
 from .horse import Horse
-from .jobs import add_reaper, make_scheduler
-from .oven_log import OvenLog, add_summary
-from .periodic import add_periodic, schedules
+from .oven_log import OvenLog
 from .recipes import Cancelled, Cooking, Interrupted, Menu, Recipe, RecipeOptions
 
 log = logging.getLogger("kitchen.oven")
@@ -350,72 +349,60 @@ class Worker:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, self._on_signal)
-        s = self.kitchen.settings
-        # Everything slow comes before the join: from its join on, a new oven must beat within heartbeat_timeout,
-        # and on a loaded machine a fresh process took seconds over APScheduler's set-up (time zone, trigger
-        # plugins, imports) and over starting its heartbeat thread, long enough to be declared dead at birth.
-        # Heartbeats run on a thread of their own that paces itself on the monotonic clock: APScheduler plans
-        # by wall-clock datetimes, so a clock stepped back a minute would pause its jobs for that minute.
-        # The reaper stays an APScheduler job: a late pass only delays a verdict, and its Pacer notices.
-        scheduler = make_scheduler()
-        add_reaper(scheduler, self.kitchen, spare=self._own_id)
-        add_summary(scheduler, self.events, self.kitchen)
-        add_periodic(scheduler, self.kitchen, schedules(self.menu, s.schedule))
-        beating, ready = threading.Event(), threading.Event()
-        heart = threading.Thread(target=self._beat_loop, args=(beating, ready), name="heartbeat", daemon=True)
+        scheduler = oven_jobs(self.kitchen, self.events, self.menu, self._own_id)  # see heart.py: before the join
+        heart = Heart(self.kitchen, self.name, self.beat)
         heart.start()
-        ready.wait(s.heartbeat_timeout)
         try:
             self.start()
         except BaseException:
-            beating.set()
+            heart.stop()
             raise
         scheduler.start()
         watchdog = threading.Thread(target=self._watch_loop, name="watchdog", daemon=True)
         watchdog.start()
         try:
-            failing = 0.0
-            while True:
-                try:
-                    state = self.tick()
-                    failing = 0.0
-                except OvenLost:
-                    self.lost = True
-                    continue
-                except KitchenError as exc:
-                    failing = min(max(failing * 2, 0.1), 2.0)
-                    log.warning("%s: %s; trying again in %.1fs", self.name, exc, failing)
-                    if self.stop.wait(failing):
-                        break
-                    continue
-                if state == "exit":
-                    break
-                if state == "idle":
-                    if self.burst and self.queue_empty():
-                        log.info("%s: queue empty, burst done (%d cooked)", self.name, self.cooked)
-                        break
-                    self._waiter.wait(s.poll_interval, lambda: self.signals > 0 or self.stop.is_set()
-                                      or self.lost or self.draining)
+            self.loop()
         finally:
             self.stop.set()
-            beating.set()
+            heart.stop()
             scheduler.shutdown(wait=False)
             self.close()
             self.finished.set()
         return 0
 
+    def loop(self) -> None:
+        """Tick until told to exit; wait for the queue to change while idle (an oven's slot runs this too)."""
+        failing = 0.0
+        poll = self.kitchen.settings.poll_interval
+        while True:
+            try:
+                state = self.tick()
+                failing = 0.0
+            except OvenLost:
+                self.lost = True
+                continue
+            except KitchenError as exc:
+                failing = min(max(failing * 2, 0.1), 2.0)
+                log.warning("%s: %s; trying again in %.1fs", self.name, exc, failing)
+                if self.stop.wait(failing):
+                    break
+                continue
+            if state == "exit":
+                break
+            if state == "idle":
+                if self.burst_over():
+                    break
+                self._waiter.wait(poll, lambda: self.signals > 0 or self.stop.is_set() or self.lost or self.draining)
+
+    def burst_over(self) -> bool:
+        """With --burst: nothing this oven could cook is queued, and nothing is cooking anywhere."""
+        if self.burst and self.queue_empty():
+            log.info("%s: queue empty, burst done (%d cooked)", self.name, self.cooked)
+            return True
+        return False
+
     def _own_id(self) -> int | None:
         return self.oven.id if self.oven is not None and not self.lost else None
-
-    def _beat_loop(self, done: threading.Event, ready: threading.Event) -> None:
-        """Started before the join, with its own connection open, so the first beat after the join is prompt."""
-        try:
-            self.kitchen.store.connect()
-        except KitchenError as exc:
-            log.warning("%s heartbeat failed: %s", self.name, exc)
-        ready.set()
-        while not done.wait(self.kitchen.settings.heartbeat_interval):
-            self.beat()
 
     def _watch_loop(self) -> None:
         """Until the main loop has finished: a recipe may still be running long after the stop was asked."""

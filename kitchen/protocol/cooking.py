@@ -96,15 +96,15 @@ def _record_steals(cur: Any, ctx: Ctx, thief: Who, taken: list[tuple[Order, Any]
                    bucket=order.bucket)
 
 
-def beat(cur: Any, ctx: Ctx, oven: Who, progress: int | None, order: Order | None, now: float) -> list[int]:
-    """Liveness, lease renewal, progress; returns the orders it cooks that were asked to cancel. OvenLost when
-    this incarnation was declared dead."""
+def beat(cur: Any, ctx: Ctx, oven: Who, progress: list[tuple[Order, int]], now: float) -> list[int]:
+    """Liveness, lease renewal, the progress of each order it cooks (one per slot); returns the orders it cooks
+    that were asked to cancel. OvenLost when this incarnation was declared dead."""
     st = ctx.st
     cur.execute(st.oven_beat, (now, oven.id))  # also renews the leases of every order it cooks
     if cur.rowcount != 1:
         raise OvenLost(f"{oven.name} (#{oven.id}) was declared dead or left; its orders were requeued")
-    if progress is not None and order is not None:
-        cur.execute(st.progress, {"progress": progress, "id": order.id, "oven": oven.id, "fence": order.fence})
+    for order, percent in progress:
+        cur.execute(st.progress, {"progress": percent, "id": order.id, "oven": oven.id, "fence": order.fence})
     cur.execute(st.cancel_asked, (oven.id,))
     return sorted(int(r[0]) for r in cur.fetchall())
 

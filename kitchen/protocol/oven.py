@@ -65,19 +65,25 @@ class Oven:
         return self._store.write(cooking.claim, self._ctx, self._who, limit, self._clock(), self._hint,
                                  settle=settle.claimed(self._ctx, self._who))
 
-    def heartbeat(self, progress: int | None = None, order: Order | None = None) -> list[int]:
-        """Prove liveness, renew the leases of every order this oven cooks, record progress; returns the
-        orders it cooks that were asked to cancel (``Kitchen.cancel``): stop them, then ``cancelled(order)``.
+    def heartbeat(self, progress: int | None = None, order: Order | None = None, *,
+                  orders: Iterable[tuple[Order, int]] = ()) -> list[int]:
+        """Prove liveness, renew the leases of every order this oven cooks, record progress (of ``order``, and
+        of each ``(order, progress)`` in ``orders``: an oven with several slots); returns the orders it cooks
+        that were asked to cancel (``Kitchen.cancel``): stop them, then ``cancelled(order)``.
 
         Raises OvenLost when this incarnation was declared dead: its orders already went back to the queue.
         """
-        if progress is not None and (isinstance(progress, bool) or not isinstance(progress, int)
-                                     or not 0 <= progress <= 100):
-            raise BadOrder(f"progress must be a whole number from 0 to 100, not {progress!r}")
+        pairs = list(orders)
+        for percent in [progress, *(p for _, p in pairs)]:
+            if percent is not None and (isinstance(percent, bool) or not isinstance(percent, int)
+                                        or not 0 <= percent <= 100):
+                raise BadOrder(f"progress must be a whole number from 0 to 100, not {percent!r}")
+        if progress is not None and order is not None:
+            pairs.append((order, progress))
         # The clock is read inside the transaction: a beat that waited for the write lock proves the oven alive
         # when it commits, not when it was asked.
-        return self._store.write(lambda cur: cooking.beat(cur, self._ctx, self._who, progress, order, self._clock()),
-                                 settle=RERUN)
+        return self._store.write(lambda cur: cooking.beat(cur, self._ctx, self._who, pairs, self._clock()),
+                                 settle=RERUN, urgent=True)
 
     def alive(self) -> bool:
         """Whether the database still counts this incarnation as alive."""

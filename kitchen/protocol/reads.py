@@ -18,6 +18,7 @@ from kitchen.core.views import (
     BucketView,
     BurntOrder,
     EventRow,
+    HeldOrder,
     LedgerRow,
     LedgerTotals,
     OrderCounts,
@@ -101,6 +102,7 @@ def snapshot(cur: Any, ctx: Ctx, now: float) -> Snapshot:
             cooking=[c["id"] for c in mine],
             cooked=o["cooked"], joined_at=o["joined_at"], died_at=o["died_at"], menu=_menu(o["menu"]),
             current_from=names.get(owner) if owner is not None and owner != o["id"] else None,
+            held=[HeldOrder(c["id"], c["recipe"], int(c["progress"] or 0)) for c in mine],
         ))
     return Snapshot(
         database=ctx.store.label,

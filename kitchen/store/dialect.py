@@ -86,8 +86,9 @@ class Dialect(ABC):
     def after_fork(self) -> None:
         """Forget inherited handles (the write gate's file description)."""
 
-    def acquire_write(self, timeout: float) -> bool:
-        """Take a cross-process write gate, if this dialect has one; False if it stayed held."""
+    def acquire_write(self, timeout: float, urgent: bool = False) -> bool:
+        """Take a cross-process write gate, if this dialect has one; False if it stayed held. ``urgent``: a
+        heartbeat, which goes before this process's other writers (see WriteGate)."""
         return True
 
     def release_write(self) -> None:

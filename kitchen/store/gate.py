@@ -4,6 +4,12 @@ SQLite's own busy handler sleeps whole milliseconds (1, 2, 5, 10 ms ...) when a 
 which made two ovens drain slower than one. Writers first take this gate (a flock on ``<db>-lock`` and a
 thread lock), polling every ~100 microseconds for the first 50 ms (then every 2 ms, for a long holder),
 then ``BEGIN IMMEDIATE`` as before.
+
+Heartbeats are urgent: an oven declared dead because its heartbeat queued behind its own cooks' writes (an oven
+with several slots has several) is a false death. An urgent writer goes before the other threads of its
+process (they wait while one is queued) and keeps polling the file lock every ~100 microseconds however long
+it waits, where a patient writer slows to every 2 ms. Across processes there is no priority: a process stopped
+while it waits must never hold the others back.
 Other programs that write the database without the gate are still handled by SQLite's busy timeout.
 A stopped process (SIGSTOP) holding the gate delays others only until their deadline, exactly as it would
 holding SQLite's lock: the gate is never waited on forever.
@@ -22,20 +28,36 @@ from kitchen.core.clock import pause
 class WriteGate:
     def __init__(self, db_path: str) -> None:
         self._lock = threading.Lock()
+        self._urgent = 0  # urgent writers of this process waiting for the gate
+        self._count = threading.Lock()
         try:
             self._fd: int | None = os.open(f"{db_path}-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError:
             self._fd = None
 
-    def acquire(self, timeout: float) -> bool:
+    def acquire(self, timeout: float, urgent: bool = False) -> bool:
         """Take the gate within ``timeout`` seconds; False if another writer held it all that time."""
         deadline = time.monotonic() + timeout
-        if not self._lock.acquire(timeout=max(timeout, 0.0)):
+        if urgent:
+            with self._count:
+                self._urgent += 1
+            try:
+                taken = self._lock.acquire(timeout=max(timeout, 0.0))
+            finally:
+                with self._count:
+                    self._urgent -= 1
+        else:
+            while self._urgent:  # a heartbeat of this process is queued: it goes first
+                if time.monotonic() >= deadline:
+                    return False
+                pause(0.0001)
+            taken = self._lock.acquire(timeout=max(deadline - time.monotonic(), 0.0))
+        if not taken:
             return False
         if self._fd is None:
             return True
         delay = 0.00002
-        patient = time.monotonic() + 0.05
+        patient = float("inf") if urgent else time.monotonic() + 0.05
         while True:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -62,6 +84,8 @@ class WriteGate:
         """After fork: the child must not share the parent's open file description (flock is per description)."""
         fd, self._fd = self._fd, None
         self._lock = threading.Lock()
+        self._urgent = 0
+        self._count = threading.Lock()
         if fd is not None:
             try:
                 os.close(fd)

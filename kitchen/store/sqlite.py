@@ -88,8 +88,8 @@ class SqliteDialect(Dialect):
             self._gate.forget()
             self._gate = WriteGate(self.target.location)
 
-    def acquire_write(self, timeout: float) -> bool:
-        return self._gate is None or self._gate.acquire(timeout)
+    def acquire_write(self, timeout: float, urgent: bool = False) -> bool:
+        return self._gate is None or self._gate.acquire(timeout, urgent)
 
     def release_write(self) -> None:
         if self._gate is not None:

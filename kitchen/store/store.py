@@ -121,7 +121,7 @@ class Store:
 
     # -- transactions ------------------------------------------------------------------------------------
 
-    def write(self, fn: Callable[..., T], *args: Any, settle: Settle | None = None) -> T:
+    def write(self, fn: Callable[..., T], *args: Any, settle: Settle | None = None, urgent: bool = False) -> T:
         """Run ``fn(cursor, *args)`` in one write transaction; retried whole on lock contention.
 
         If the connection breaks while COMMIT is in flight, the transaction may or may not have committed:
@@ -131,12 +131,13 @@ class Store:
 
         A write that waits longer than ``slow_write`` seconds, or fails for a locked or unreachable
         database, marks this process as stalled (``stalled_recently``): heartbeats were not writable then.
+        ``urgent`` (a heartbeat): it takes the write gate before this process's other writers.
         """
         started = time.monotonic()
         try:
             while True:
                 try:
-                    return self._retrying(lambda: self._gated(fn, args))
+                    return self._retrying(lambda: self._gated(fn, args, urgent))
                 except CommitUnknown as unknown:
                     self.retried["commit-unknown"] += 1
                     self.db.dispose()
@@ -171,8 +172,8 @@ class Store:
         """Run ``fn(cursor, *args)`` in one consistent read snapshot."""
         return self._retrying(lambda: self._tx(self._begin_read, fn, args))
 
-    def _gated(self, fn: Callable[..., T], args: tuple) -> T:
-        if not self.dialect.acquire_write(self.retry_for):
+    def _gated(self, fn: Callable[..., T], args: tuple, urgent: bool = False) -> T:
+        if not self.dialect.acquire_write(self.retry_for, urgent):
             raise Conflict("another writer held the write gate too long")
         try:
             return self._tx(self._begin_write, fn, args)

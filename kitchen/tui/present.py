@@ -43,6 +43,7 @@ class OvenCard:
     frozen: bool = False
     ours: bool = False
     current_from: str | None = None  # the current order was taken from this oven's bucket (a steal)
+    held: tuple[tuple[int, str, int], ...] = ()  # (ticket, recipe, progress) of each order held: one per busy slot
 
     @property
     def colour(self) -> int:
@@ -97,6 +98,7 @@ def cards(ovens: Iterable[OvenView], *, timeout: float, interval: float, frozen:
             buckets=len(o.buckets), current_order=o.current_order, current_recipe=o.current_recipe,
             progress=o.progress, cooking=len(o.cooking), cooked=o.cooked,
             frozen=is_frozen, ours=o.pid in ours, current_from=o.current_from,
+            held=tuple((h.ticket, h.recipe, h.progress) for h in o.held),
         ))
     return out, max(0, len(rows) - MAX_PANES)
 

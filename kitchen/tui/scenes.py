@@ -161,6 +161,31 @@ def calzone_then_quick_ones(s: Scene) -> Scene:
     return s
 
 
+def slots(directory: str | Path) -> Scene:
+    """``kitchen run --concurrency 4`` beside two plain ovens: oven-1 cooks four orders at once, one per slot,
+    each with its own progress (one heartbeat carries them all); ada's lane still cooks one order at a time."""
+    s = open_scene(directory)
+    for i in (1, 2, 3):
+        s.join(f"oven-{i}", 4100 + i)
+        s.clock.advance(0.5)
+    s.cook(1)
+    for _ in range(3):
+        counter.take_order(s.kitchen, "calzone", "ada", None, 0)
+    for name, recipe in zip(counter.CUSTOMERS[1:9], ["quattro_formaggi", "calzone", "pepperoni", "hawaiian"] * 2):
+        counter.take_order(s.kitchen, recipe, name, None, 0)
+    wide, menu = s.ovens["oven-1"], s.kitchen.settings.menu
+    busy: list[tuple[Order, float]] = []
+    for _ in range(4):
+        s.cook(1, silent=("oven-1",))
+        now = s.clock()
+        claimed = wide.claim()  # each slot claims for itself, under the one incarnation
+        if claimed is not None:
+            busy.append((claimed, now))
+        wide.heartbeat(orders=[(o, min(99, int(100 * (now - t) / (menu.get(o.recipe, 5.0) / SPEED))))
+                               for o, t in busy])
+    return s
+
+
 def _until_cooking(s: Scene, name: str) -> None:
     for _ in range(20):
         if name in s.cooking:
@@ -170,4 +195,4 @@ def _until_cooking(s: Scene, name: str) -> None:
 
 
 SCENES: dict[str, Callable[[str | Path], Scene]] = {
-    "empty": empty, "rush": rush, "killed": killed, "refused": refused, "stolen": stolen}
+    "empty": empty, "rush": rush, "killed": killed, "refused": refused, "stolen": stolen, "slots": slots}

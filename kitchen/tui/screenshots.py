@@ -24,6 +24,8 @@ SHOTS = (  # (file, scene, size, caption)
     ("narrow.svg", "killed", (80, 24), "The same recovery in an 80x24 terminal"),
     ("stolen.svg", "stolen", (160, 48),
      "oven-2's buckets are empty: it takes the pizzas waiting behind oven-1's calzone"),
+    ("slots.svg", "slots", (160, 48),
+     "oven-1 runs with --concurrency 4: one slot per order, each with its progress; ada's lane cooks one at a time"),
     ("tour-recovery.svg", "5-recovery", (160, 48),
      "kitchen tour, 5 / 9: oven-2 killed; the tour saw it declared dead and only its buckets move on the ring"),
     ("tour-fence.svg", "7-fence", (160, 48),

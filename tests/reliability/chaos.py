@@ -1,22 +1,24 @@
-"""The chaos run: ovens as real processes under ``kitchen run --ovens N``, random SIGKILLs (the supervisor
-restarts them), SIGSTOP/SIGCONT zombies, a producer SIGKILLed inside a big transaction, wall clocks stepped
-±60 s (libfaketime; one oven at a time, and the whole set), a GIL-holding recipe cooked in a work horse, and
-a foreign SQLite writer SIGSTOPped inside its write transaction for longer than ``heartbeat_timeout`` — then
-every promise checked from the database itself and from a log of every recipe start, not from what the
-processes say.
+"""The chaos run: ovens as real processes under ``kitchen run --ovens N`` (some with ``--concurrency 3``: several
+orders at once per process), random SIGKILLs (the supervisors restart them), SIGSTOP/SIGCONT zombies, a producer
+SIGKILLed inside a big transaction, wall clocks stepped ±60 s (libfaketime; one oven at a time, and the whole
+set), a GIL-holding recipe cooked in a work horse, and a foreign SQLite writer SIGSTOPped inside its write
+transaction for longer than ``heartbeat_timeout`` — then every promise checked from the database itself and from
+a log of every recipe start, not from what the processes say.
 
-``run_chaos(workdir, Plan(...))`` is shared by tests/reliability/test_chaos.py (bounded) and scripts/soak.py
-(as long as asked). Which orders must burn is known in advance (chaos_recipes: ``doomed`` payloads); anything
-else that burns, goes missing or completes twice is a problem. Every re-cook (a recipe started again for an
-order whose earlier start did not fail by design) is attributed: to a SIGKILL of the oven holding the order
-mid-cook, to a freeze past the heartbeat timeout (a zombie, declared dead), or to nothing — unexplained.
-Every death verdict is attributed the same way; one the run did not cause is a false death. The outcome is
-deterministic; only timing and the counts of kills, requeues and refusals vary.
+``run_chaos(workdir, Plan(...))`` is shared by tests/reliability/test_chaos.py (bounded) and scripts/soak.py (as
+long as asked). Which orders must burn is known in advance (chaos_recipes: ``doomed`` payloads); anything else
+that burns, goes missing or completes twice is a problem. Every re-cook (a recipe started again for an order
+whose earlier start did not fail by design) is attributed: to a SIGKILL of the oven holding the order mid-cook,
+to a freeze past the heartbeat timeout (a zombie, declared dead), or to nothing — unexplained. Every death
+verdict is attributed the same way; one the run did not cause is a false death. The outcome is deterministic;
+only timing and the counts of kills, requeues and refusals vary. Every order has a customer: each customer's lane
+is checked from the data to have cooked one order at a time, finishing in ticket order.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import os
 import random
@@ -102,6 +104,8 @@ class Plan:
     submit_seconds: float = 8.0
     duplicate_share: float = 0.10
     ovens: int = 4
+    wide: int = 2  # of the ovens, how many run with ``--concurrency wide_slots`` (a supervisor of their own)
+    wide_slots: int = 3
     kill_every: float = 0.5
     min_kills: int = 10  # the chaos goes on (within its wind-down deadline) until at least this many kills
     freezes: int = 3
@@ -139,7 +143,11 @@ class Outcome:
     completed_twice: int = 0  # completions accepted twice (ledger rows, "done" log lines)
     recooked_killed: int = 0  # orders cooked again because the oven holding them mid-cook was SIGKILLed
     recooked_frozen: int = 0  # ... because that oven was frozen past the heartbeat timeout (a zombie)
+    recooked_handed_back: int = 0  # ... because another slot's in-process timeout took its (wide) oven down
     recooked_unexplained: int = 0  # ... for any other reason: must be 0
+    lane_pairs: int = 0  # consecutive orders of a customer's lane checked from the data (starts, ends, ledger)
+    lane_overlaps: int = 0  # ... where the later one started before the earlier one's cook ended: must be 0
+    lane_out_of_order: int = 0  # ... both done, but the later ticket's completion committed first: must be 0
     deaths: int = 0  # death verdicts (ovens rows declared dead)
     false_deaths: int = 0  # verdicts on an oven that was neither killed nor frozen past the timeout
     clock_steps: int = 0
@@ -161,7 +169,7 @@ class Outcome:
 
     @property
     def cooked_twice(self) -> int:
-        return self.recooked_killed + self.recooked_frozen + self.recooked_unexplained
+        return self.recooked_killed + self.recooked_frozen + self.recooked_handed_back + self.recooked_unexplained
 
     def summary(self) -> str:
         clock = (f"clock_steps={self.clock_steps} (whole set: {self.clock_set_steps}, starts on a stepped clock:"
@@ -177,7 +185,10 @@ class Outcome:
                 f" killed_batches={','.join(self.killed_batches) or '-'} lost={self.lost}"
                 f" completed_twice={self.completed_twice} cooked_twice={self.cooked_twice}"
                 f" (oven killed mid-cook: {self.recooked_killed}, frozen past timeout: {self.recooked_frozen},"
-                f" unexplained: {self.recooked_unexplained}) deaths={self.deaths} false_deaths={self.false_deaths}"
+                f" handed back by a timed-out slot's oven: {self.recooked_handed_back},"
+                f" unexplained: {self.recooked_unexplained}) lane_pairs={self.lane_pairs}"
+                f" (overlapping: {self.lane_overlaps}, out of order: {self.lane_out_of_order})"
+                f" deaths={self.deaths} false_deaths={self.false_deaths}"
                 f" problems={len(self.problems)} elapsed={self.elapsed:.1f}s")
 
 
@@ -262,15 +273,17 @@ class Chaos:
         self.ini = write_ini(workdir / "kitchen.ini")
         self.log = workdir / "ovens.log"
         self.starts = workdir / "starts.log"  # one line per recipe start (chaos_recipes)
+        self.ends = workdir / "ends.log"  # one line per recipe end
         self._starts_read = 0
         self._started: set[tuple[int, int]] = set()
         self.env = child_env()
-        self.oven_env = {**self.env, "CHAOS_STARTS": str(self.starts)}
+        self.oven_env = {**self.env, "CHAOS_STARTS": str(self.starts), "CHAOS_ENDS": str(self.ends)}
         self.kitchen = Kitchen.open(settings=load_settings(config=str(self.ini), database=str(self.db), env={}))
         self.rng = random.Random(plan.seed)
         self.out = Outcome()
-        self.supervisor: subprocess.Popen | None = None
+        self.supervisors: list[subprocess.Popen] = []  # the plain ovens' supervisor, then the wide ones'
         self.seen_children: set[int] = set()
+        self.wide_pids: set[int] = set()  # oven processes cooking on several slots
         # pids are reused (pid_max may be 32768): kills are kept by pid *and* time, and by oven incarnation
         self.kill_times: dict[int, list[float]] = {}  # oven pid -> monotonic times just before its SIGKILLs
         self.killed_ovens: set[int] = set()  # the incarnations (ovens rows) alive in the ovens killed
@@ -320,7 +333,8 @@ class Chaos:
             "PYTHONPATH": os.pathsep.join([str(self.clock_dir / "site"), self.env["PYTHONPATH"]])})
 
     def oven_names(self) -> list[str]:
-        return [f"oven-{i}" for i in range(1, self.plan.ovens + 1)]
+        plain, wide = self.plan.ovens - self.plan.wide, self.plan.wide
+        return [f"oven-{i}" for i in range(1, plain + 1)] + [f"wide-{i}" for i in range(1, wide + 1)]
 
     def write_step(self, name: str) -> None:
         """Replace (atomically: never a half-written file) the step file libfaketime reads on every clock call."""
@@ -355,15 +369,25 @@ class Chaos:
         self.say(f"  t={time.monotonic() - self.t0:.1f}s every wall clock stepped, offsets now {self.offsets}")
 
     def start_ovens(self) -> None:
-        cmd = [sys.executable, "-m", "kitchen", "--config", str(self.ini), "--db", str(self.db), "run",
-               "--ovens", str(self.plan.ovens), "--name", "oven", "--recipes", RECIPES,
-               "--log-level", "debug"]  # the per-order "done" lines counted below are DEBUG lines
-        with open(self.log, "ab") as log:
-            self.supervisor = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                               env=self.oven_env, cwd=self.dir, start_new_session=True)
+        groups = [("oven", self.plan.ovens - self.plan.wide, []),
+                  ("wide", self.plan.wide, ["--concurrency", str(self.plan.wide_slots)])]
+        for name, n, extra in groups:
+            if n < 1:
+                continue
+            cmd = [sys.executable, "-m", "kitchen", "--config", str(self.ini), "--db", str(self.db), "run",
+                   "--ovens", str(n), "--name", name, "--recipes", RECIPES, *extra,
+                   "--log-level", "debug"]  # the per-order "done" lines counted below are DEBUG lines
+            with open(self.log, "ab") as log:
+                self.supervisors.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                                         env=self.oven_env, cwd=self.dir, start_new_session=True))
 
     def ovens(self) -> set[int]:
-        pids = children_of(self.supervisor.pid)
+        pids: set[int] = set()
+        for sup in self.supervisors:
+            mine = children_of(sup.pid)
+            if "--concurrency" in sup.args:
+                self.wide_pids |= mine
+            pids |= mine
         self.seen_children |= pids
         return pids
 
@@ -679,17 +703,18 @@ class Chaos:
             self.problems.append(f"orders still outstanding {self.plan.settle_timeout:g}s after the chaos stopped")
 
     def stop_ovens(self) -> None:
-        """SIGTERM the supervisor: it drains every oven; all of them must be gone afterwards."""
-        sup = self.supervisor
+        """SIGTERM the supervisors: they drain every oven; all of them must be gone afterwards."""
         self.ovens()
-        sup.send_signal(signal.SIGTERM)
-        try:
-            code = sup.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.problems.append("supervisor did not exit within 30s of SIGTERM")
-            return
-        if code != 0:
-            self.problems.append(f"supervisor exited with {code}")
+        for sup in self.supervisors:
+            sup.send_signal(signal.SIGTERM)
+        for sup in self.supervisors:
+            try:
+                code = sup.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.problems.append("supervisor did not exit within 30s of SIGTERM")
+                return
+            if code != 0:
+                self.problems.append(f"supervisor exited with {code}")
         if not poll(lambda: not any(running(p) for p in self.seen_children), 15):
             self.problems.append("oven processes outlived their supervisor")
 
@@ -701,9 +726,10 @@ class Chaos:
                 send(sub["proc"].pid, signal.SIGCONT)
                 sub["proc"].kill()
             sub["proc"].wait()
-        if self.supervisor and self.supervisor.poll() is None:
-            self.supervisor.kill()
-            self.supervisor.wait()
+        for sup in self.supervisors:
+            if sup.poll() is None:
+                sup.kill()
+                sup.wait()
         for pid in self.seen_children:
             if running(pid):
                 send(pid, signal.SIGKILL)
@@ -785,10 +811,11 @@ class Chaos:
                                (order, oven_id, fence)).fetchone():
                 bad.append(f"zombie oven #{oven_id}'s late completion of order {order} (fence {fence}) not refused")
         self._verify_recooks(con, rows, ledger)
+        self._verify_lanes(con)
         self._verify_deaths(con)
         self._verify_hogs(con, mine)
         log = self._log_text()
-        out.restarts = max(0, len(re.findall(r" started oven-\d+ \(pid", log)) - self.plan.ovens)
+        out.restarts = max(0, len(re.findall(r" started (?:oven|wide)-\d+ \(pid", log)) - self.plan.ovens)
         for needle in BAD_LOG_LINES:
             hits = [line for line in log.splitlines() if needle in line]
             if hits:
@@ -808,10 +835,13 @@ class Chaos:
 
     def _killed_mid_cook(self, pid: int, begun: float, recooked: float, by_pid: dict[int, list[float]]) -> bool:
         """Whether oven ``pid`` was SIGKILLed after starting a recipe at ``begun`` (it had started no other
-        since: an oven cooks one order at a time) and before the order's next start at ``recooked``."""
+        since: an oven of one slot cooks one order at a time) and before the order's next start at ``recooked``.
+        A wide oven starts others meanwhile on its other slots: there the kill in between is enough."""
         kills = [k for k in self.kill_times.get(pid, []) if begun - 0.5 < k < recooked]
         if not kills:
             return False
+        if pid in self.wide_pids:
+            return True
         later = by_pid[pid][bisect.bisect_right(by_pid[pid], begun):]
         return not later or later[0] > min(kills)
 
@@ -831,6 +861,9 @@ class Chaos:
             out.clock_seen = sum(1 for ss in starts.values() for s in ss
                                  if abs(s[5] - s[4] - self.wall_minus_mono) >= CLOCK_STEP / 2)
         unexplained = []
+        overran = self._overran_pids()
+        # wide ovens the supervisor started after the chaos loop last looked (a restart while settling)
+        self.wide_pids |= {int(m.group(1)) for m in re.finditer(r" started wide-\d+ \(pid (\d+)\)", self._log_text())}
         for oid, state in ((r[0], r[2]) for r in rows if r[2] in ("done", "burnt", "cancelled")):
             mine = starts.get(oid, [])
             finished = ledger.get(oid, (None, None))[1] if state == "done" else None
@@ -847,6 +880,8 @@ class Chaos:
                     whys.add("killed")
                 elif (oid, f) in self.zombie_held:
                     whys.add("frozen")
+                elif pid in self.wide_pids and pid in overran:
+                    whys.add("handed back")
                 else:
                     whys.add("unexplained")
             if "unexplained" in whys:
@@ -856,9 +891,54 @@ class Chaos:
                 out.recooked_killed += 1
             elif "frozen" in whys:
                 out.recooked_frozen += 1
+            elif "handed back" in whys:
+                out.recooked_handed_back += 1
         for oid, mine in unexplained[:5]:
             bad.append(f"order {oid} was cooked again for no reason the run caused; starts (fence, attempt,"
                        f" oven pid, fails by design): {mine}")
+
+    def _overran_pids(self) -> set[int]:
+        """Oven pids that exited because an in-process recipe overran its timeout (handing back what the oven's
+        other slots held, mid-cook)."""
+        return {int(m.group(1)) for m in re.finditer(r"\[(\d+)\] \S+: order \d+ ran over its", self._log_text())}
+
+    def _verify_lanes(self, con: sqlite3.Connection) -> None:
+        """From the data: within each customer's lane (its orders in ticket order; cancelled ones left out), no
+        start of an order came before the end of the cook that finished the one before it (the accepted claim
+        of a done order, the last attempt of a burnt one), and done orders committed in ticket order (ledger
+        ids rise). Cooks whose end was never written (their oven was killed) bound nothing."""
+        out, bad = self.out, self.problems
+        starts = self._starts()
+        ends: dict[tuple[int, int], float] = {}
+        text = self.ends.read_text() if self.ends.exists() else ""
+        for line in text.splitlines():
+            oid, fence, mono = line.split()
+            ends[(int(oid), int(fence))] = float(mono)
+        ledger = con.execute("SELECT id, order_id, fence FROM ledger").fetchall()
+        ledger_id = {oid: row for row, oid, _fence in ledger}  # ids rise in commit order
+        accepted = {oid: fence for _row, oid, fence in ledger}
+        lanes: dict[str, list[tuple[int, str]]] = {}
+        for oid, customer, state in con.execute("SELECT id, customer, state FROM orders WHERE customer IS NOT NULL"
+                                                " AND state IN ('done', 'burnt') ORDER BY id"):
+            lanes.setdefault(customer, []).append((oid, state))
+        for customer, lane in lanes.items():
+            for (a, a_state), (b, b_state) in itertools.pairwise(lane):
+                a_starts = starts.get(a, [])
+                if a_state == "done":
+                    end = ends.get((a, accepted.get(a, -1)))
+                else:
+                    end = max((ends[(a, s[0])] for s in a_starts if (a, s[0]) in ends), default=None)
+                b_first = min((s[4] for s in starts.get(b, [])), default=None)
+                out.lane_pairs += 1
+                if end is not None and b_first is not None and b_first < end:
+                    out.lane_overlaps += 1
+                    if out.lane_overlaps <= 5:
+                        bad.append(f"lane {customer}: order {b} started {end - b_first:.3f}s before order {a}'s"
+                                   " cook ended")
+                if a_state == b_state == "done" and ledger_id[b] < ledger_id[a]:
+                    out.lane_out_of_order += 1
+                    if out.lane_out_of_order <= 5:
+                        bad.append(f"lane {customer}: order {b} completed before order {a}")
 
     def _verify_cancels(self, states: dict[int, str], cancelled: set[int]) -> None:
         """A queued order cancelled stays cancelled; a cooking one ends cancelled or done (it completed first); a

@@ -18,34 +18,57 @@ long the call really took.
 Every start of a recipe is appended to the file named by ``CHAOS_STARTS`` (one line, one ``write``, so a
 SIGKILL leaves it whole or absent): order id, fence, attempt, the pid of the oven holding the order, whether
 this attempt fails by design, and the monotonic and wall clocks of the cooking process. The run judges
-every re-cook from these lines.
+every re-cook from these lines. Every end of a recipe (it returned, raised, or was stopped; not a kill) is
+appended to ``CHAOS_ENDS``: order id, fence, monotonic clock (one clock for every process of the machine), so
+the run can check from the data that a customer's orders never cooked at the same time.
 """
 
+import functools
 import os
 import time
 
 from kitchen.ovens.recipes import recipe
 
 STARTS = os.environ.get("CHAOS_STARTS")
+ENDS = os.environ.get("CHAOS_ENDS")
 TIMED_LIMIT = 0.5  # seconds: the timed recipes' timeout
 # In a work horse this module is imported for the horse's first order, while its oven waits for the answer:
 # the parent now is that oven (after the oven's death the horse is re-parented, then killed by PDEATHSIG).
 PARENT_AT_IMPORT = os.getppid()
 
 
-def started(ctx, oven_pid: int, fails: bool) -> None:
-    if not STARTS:
+def _append(path: str | None, line: str) -> None:
+    if not path:
         return
-    line = (f"{ctx.order.id} {ctx.order.fence} {ctx.attempt} {oven_pid} {int(fails)}"
-            f" {time.monotonic():.6f} {time.time():.6f}\n")
-    fd = os.open(STARTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode())
     finally:
         os.close(fd)
 
 
+def started(ctx, oven_pid: int, fails: bool) -> None:
+    _append(STARTS, f"{ctx.order.id} {ctx.order.fence} {ctx.attempt} {oven_pid} {int(fails)}"
+                    f" {time.monotonic():.6f} {time.time():.6f}\n")
+
+
+def ended(ctx) -> None:
+    _append(ENDS, f"{ctx.order.id} {ctx.order.fence} {time.monotonic():.6f}\n")
+
+
+def recorded(fn):
+    """The recipe, with its end appended to CHAOS_ENDS however it ends (but for a kill of its process)."""
+    @functools.wraps(fn)
+    def cook(ctx):
+        try:
+            return fn(ctx)
+        finally:
+            ended(ctx)
+    return cook
+
+
 @recipe("chaos")
+@recorded
 def chaos(ctx):
     payload = ctx.payload
     doomed = bool(payload.get("doomed"))
@@ -70,6 +93,7 @@ def timed_sum(n: int) -> float:
 
 
 @recipe("chaos_hog", isolated=True)
+@recorded
 def chaos_hog(ctx):
     started(ctx, PARENT_AT_IMPORT, False)
     probe = 1_000_000
@@ -85,6 +109,7 @@ def overruns(ctx) -> bool:
 
 
 @recipe("chaos_timed", isolated=True, timeout=TIMED_LIMIT)
+@recorded
 def chaos_timed(ctx):
     late = overruns(ctx)
     started(ctx, PARENT_AT_IMPORT, late)
@@ -94,6 +119,7 @@ def chaos_timed(ctx):
 
 
 @recipe("chaos_timed_inline", timeout=TIMED_LIMIT)
+@recorded
 def chaos_timed_inline(ctx):
     late = overruns(ctx)
     started(ctx, os.getpid(), late)

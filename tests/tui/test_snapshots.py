@@ -11,10 +11,11 @@ WIDE = (160, 48)
 NARROW = (80, 24)
 
 
-@pytest.mark.parametrize("scene", ["empty", "rush", "killed", "refused", "stolen"])
+@pytest.mark.parametrize("scene", ["empty", "rush", "killed", "refused", "stolen", "slots"])
 def test_scene_wide(scene, snap_compare, tmp_path):
     """160x48: the empty shop; after a rush; oven-2 killed (dead, order requeued, its buckets moved);
-    oven-2's late completion refused in the ledger; oven-2 taking the pizzas queued behind oven-1's calzone."""
+    oven-2's late completion refused in the ledger; oven-2 taking the pizzas queued behind oven-1's calzone;
+    oven-1 with four slots cooking four orders at once."""
     app = scenes.SCENES[scene](tmp_path).app()
     assert snap_compare(app, terminal_size=WIDE, run_before=settled)
 

@@ -13,6 +13,7 @@ import pytest
 from kitchen import FrozenClock, Kitchen
 from kitchen.core.hashing import bucket_for
 from kitchen.ovens.recipes import Menu
+from kitchen.ovens.slots import Slots
 from kitchen.ovens.worker import EXIT_HARD_STOP, HARD_STOP, Worker
 from tests.support.processes import wait_exited
 from tests.support.shop import Shop
@@ -133,14 +134,15 @@ def test_no_password_on_an_oven_command_line(tmp_path, backend_url: str, backend
         shop.close()
 
 
-def test_an_oven_sets_up_its_jobs_before_it_joins(kitchen: Kitchen, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("slots", [1, 2])
+def test_an_oven_sets_up_its_jobs_before_it_joins(kitchen: Kitchen, monkeypatch: pytest.MonkeyPatch, slots) -> None:
     """From its join on a new oven must beat within heartbeat_timeout: the slow set-up (APScheduler's time zone,
     trigger plugins and imports) comes first. It once came after, and a loaded machine's reapers declared every
     freshly started oven dead."""
-    import kitchen.ovens.worker as worker_module
+    import kitchen.ovens.heart as heart_module
 
     seen: list[str] = []
-    made = worker_module.make_scheduler
+    made = heart_module.make_scheduler
 
     def make_scheduler():
         scheduler = made()
@@ -148,8 +150,9 @@ def test_an_oven_sets_up_its_jobs_before_it_joins(kitchen: Kitchen, monkeypatch:
         scheduler.add_job = lambda *a, **kw: (seen.append(f"job {kw.get('id')}"), real_add(*a, **kw))[1]
         return scheduler
 
-    monkeypatch.setattr(worker_module, "make_scheduler", make_scheduler)
-    worker = Worker(kitchen, "oven-1", Menu(), burst=True)
+    monkeypatch.setattr(heart_module, "make_scheduler", make_scheduler)
+    worker = Worker(kitchen, "oven-1", Menu(), burst=True) if slots == 1 else Slots(kitchen, "oven-1", Menu(), slots,
+                                                                                      burst=True)
     joined = worker.start
     monkeypatch.setattr(worker, "start", lambda: (seen.append("joined"), joined())[1])
     assert worker.run(install_signals=False) == 0

@@ -80,7 +80,9 @@ class OvenPane(Widget):
         t.append(" buckets · ", dim)
         t.append(f"{c.cooked}", self._style("oven--state"))
         t.append(" done" + (f" · {c.cooking} cooking" if c.cooking > 1 else "") + "\n", dim)
-        if c.current_order is not None and c.state not in ("dead", "stopped"):
+        if len(c.held) > 1 and c.state not in ("dead", "stopped"):
+            self._slots(t, c, width)
+        elif c.current_order is not None and c.state not in ("dead", "stopped"):
             t.append(f"#{c.current_order} {c.current_recipe}", self._style("oven--state"))
             t.append(f" · from {c.current_from}\n" if c.current_from else "\n", dim)
             pct = c.progress or 0
@@ -89,6 +91,27 @@ class OvenPane(Widget):
         else:
             t.append(WHY.get(c.state, ""), dim)
         return t
+
+    def _slots(self, t: Text, c: OvenCard, width: int, lines: int = 2) -> None:
+        """An oven cooking several orders at once (``--concurrency N``): one cell per held order, each with its
+        ticket, recipe and progress, as many as fit in ``lines`` lines ("+3 more" for the rest)."""
+        dim, state = self._style("oven--dim"), self._style("oven--state")
+        per_line = max(1, (width + 1) // 16)  # cells of 15+ columns: "#12 calzone 75%"
+        cell = (width - (per_line - 1)) // per_line
+        room = per_line * lines
+        shown = c.held if len(c.held) <= room else c.held[:room - 1]
+        for i, (ticket, recipe, pct) in enumerate(shown):
+            if i and i % per_line == 0:
+                t.append("\n")
+            elif i:
+                t.append(" ")
+            head = f"#{ticket} "
+            name = recipe[:max(1, cell - len(head) - 5)]
+            t.append(head + name, state)
+            t.append(f"{pct:>4}%".rjust(cell - len(head) - len(name)), dim)
+        if len(shown) < len(c.held):
+            t.append(" " if len(shown) % per_line else "\n")
+            t.append(f"+{len(c.held) - len(shown)} more", dim)
 
     def _line(self, c: OvenCard, width: int) -> Text:
         dim = self._style("oven--dim")
@@ -99,6 +122,9 @@ class OvenPane(Widget):
         t.append(f" {c.state:<7} ", self._style(self._beat(c) if c.state != "cooking" else "oven--ok"))
         t.append(f"{c.heartbeat_age:4.1f}s", self._style(self._beat(c)))
         t.append(f" {c.buckets:>2}b ✓{c.cooked:<3}", dim)
+        if len(c.held) > 1 and c.state not in ("dead", "stopped"):  # slots: the count, not one order's progress
+            t.append(f" {len(c.held)}×", self._style("oven--state"))
+            return t
         room = width - t.cell_len - 1
         if c.current_order is not None and c.state not in ("dead", "stopped"):
             pct = c.progress or 0
