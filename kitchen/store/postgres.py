@@ -23,7 +23,7 @@ from kitchen.core.errors import DatabaseError, SchemaError
 
 from .ddl_v1 import POSTGRES_TABLES
 from .dialect import ChangeWaiter, Dialect, ErrorKind, driver_error, first_line, named_to_pyformat
-from .sql import Statements, claim_text
+from .sql import COMPLETE, Statements, claim_text
 from .url import Target
 
 if TYPE_CHECKING:
@@ -39,6 +39,18 @@ log = logging.getLogger("kitchen.store")
 _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 _ON_MENU = " AND (o.recipe || '') = ANY(ARRAY(SELECT json_array_elements_text(CAST(:menu AS json))))"
 
+# A completion in one round trip (see COMPLETE_LEDGER in sql.py): the fenced UPDATE feeds the ledger INSERT in
+# one statement, so the ledger row exists exactly when the completion was accepted (one row back). Locks: the order
+# row, then (COMPLETE_ONE) its bucket's tally row: the LOCK ORDER of sql.py, as when they ran one by one.
+_FINISHED = "fin AS (" + COMPLETE + " RETURNING id, bucket)"
+_LEDGER_OF_FINISHED = ("led AS (INSERT INTO ledger (order_id, oven_id, oven_name, fence, at)"
+                       " SELECT id, :oven, :name, :fence, :now FROM fin ON CONFLICT (order_id) DO NOTHING)")
+_COMPLETE_LEDGER = f"WITH {_FINISHED}, {_LEDGER_OF_FINISHED} SELECT id FROM fin"
+# + the tally's done count and the finished-notification (NOTIFY, sent only if the row was accepted)
+_COMPLETE_ONE = (f"WITH {_FINISHED}, {_LEDGER_OF_FINISHED},"
+                 " tal AS (UPDATE tally SET done = tally.done + 1 FROM fin WHERE tally.bucket = fin.bucket)"
+                 f" SELECT id, pg_notify('{FINISHED_CHANNEL}', current_schema()) FROM fin")
+
 # Where PostgreSQL's SQL differs from the shared text in sql.py, the whole statement is written here.
 POSTGRES_TEXT = {
     # GREATEST: PostgreSQL has no two-argument max()
@@ -50,6 +62,11 @@ POSTGRES_TEXT = {
     "claim_menu": claim_text(own=True, on_menu=_ON_MENU, lock=_SKIP_LOCKED),
     "steal": claim_text(own=False, on_menu=None, lock=_SKIP_LOCKED),
     "steal_menu": claim_text(own=False, on_menu=_ON_MENU, lock=_SKIP_LOCKED),
+    "complete_ledger": _COMPLETE_LEDGER,
+    "complete_one": _COMPLETE_ONE,
+    "tally_lock": "SELECT bucket FROM tally WHERE bucket = ANY(CAST(? AS bigint[])) ORDER BY bucket FOR UPDATE",
+    "tally_done_many": ("UPDATE tally SET done = tally.done + v.n FROM unnest(CAST(? AS bigint[]),"
+                        " CAST(? AS bigint[])) AS v(bucket, n) WHERE tally.bucket = v.bucket"),
     "ring_generation": "SELECT value FROM kitchen_meta WHERE key = 'ring_generation' FOR UPDATE",
     "move_bucket": (
         "UPDATE buckets SET oven_id = :after, prev_oven_id = :before, generation = :generation, moved_at = :now"
