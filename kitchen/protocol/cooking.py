@@ -121,10 +121,11 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
     st = ctx.st
     accepted: list[bool] = []
     done_per_bucket: dict[int, int] = {}
-    if items:  # the oven row first (lock order), counting every item; refusals are taken off below
-        cur.execute(st.oven_cooked, (len(items), now, oven.id))
-    # One order: its completion, ledger row, tally and notification in one statement where the dialect offers it.
+    # One order: its oven row, completion, ledger row, tally and notification in one statement where the dialect
+    # offers it (COMPLETE_ONE keeps the lock order inside).
     whole = len(items) == 1 and bool(st.complete_one)
+    if items and not whole:  # the oven row first (lock order), counting every item; refusals are taken off below
+        cur.execute(st.oven_cooked, (len(items), now, oven.id))
     for order, result in items:
         params = {"now": now, "result": result, "id": order.id, "oven": oven.id, "fence": order.fence,
                   "name": oven.name}

@@ -40,16 +40,23 @@ _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 _ON_MENU = " AND (o.recipe || '') = ANY(ARRAY(SELECT json_array_elements_text(CAST(:menu AS json))))"
 
 # A completion in one round trip (see COMPLETE_LEDGER in sql.py): the fenced UPDATE feeds the ledger INSERT in
-# one statement, so the ledger row exists exactly when the completion was accepted (one row back). Locks: the order
-# row, then (COMPLETE_ONE) its bucket's tally row: the LOCK ORDER of sql.py, as when they ran one by one.
+# one statement, so the ledger row exists exactly when the completion was accepted (one row back).
 _FINISHED = "fin AS (" + COMPLETE + " RETURNING id, bucket)"
 _LEDGER_OF_FINISHED = ("led AS (INSERT INTO ledger (order_id, oven_id, oven_name, fence, at)"
                        " SELECT id, :oven, :name, :fence, :now FROM fin ON CONFLICT (order_id) DO NOTHING)")
 _COMPLETE_LEDGER = f"WITH {_FINISHED}, {_LEDGER_OF_FINISHED} SELECT id FROM fin"
-# + the tally's done count and the finished-notification (NOTIFY, sent only if the row was accepted)
-_COMPLETE_ONE = (f"WITH {_FINISHED}, {_LEDGER_OF_FINISHED},"
-                 " tal AS (UPDATE tally SET done = tally.done + 1 FROM fin WHERE tally.bucket = fin.bucket)"
-                 f" SELECT id, pg_notify('{FINISHED_CHANNEL}', current_schema()) FROM fin")
+# A lone completion also counts itself on its oven row (OVEN_COOKED of one), its bucket's tally and sends the
+# finished-notification (only if accepted). LOCK ORDER holds inside the statement: the order row is updated FROM the
+# oven CTE, so its row lock is taken only once the oven row's UPDATE has run; its tally row comes after it.
+_COMPLETE_ONE = (
+    "WITH ov AS (UPDATE ovens SET cooked = cooked + 1, heartbeat_at = CASE WHEN state = 'alive'"
+    " THEN GREATEST(heartbeat_at, :now) ELSE heartbeat_at END WHERE id = :oven RETURNING id),"
+    " fin AS (UPDATE orders SET state = 'done', finished_at = :now, result = :result, lease_until = NULL,"
+    " progress = 100, error = NULL, traceback = NULL FROM ov WHERE orders.id = :id AND orders.state = 'cooking'"
+    " AND orders.oven_id = ov.id AND orders.fence = :fence RETURNING orders.id, orders.bucket),"
+    f" {_LEDGER_OF_FINISHED},"
+    " tal AS (UPDATE tally SET done = tally.done + 1 FROM fin WHERE tally.bucket = fin.bucket)"
+    f" SELECT id, pg_notify('{FINISHED_CHANNEL}', current_schema()) FROM fin")
 
 # Where PostgreSQL's SQL differs from the shared text in sql.py, the whole statement is written here.
 POSTGRES_TEXT = {

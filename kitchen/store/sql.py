@@ -146,8 +146,8 @@ LEDGER = (
     " ON CONFLICT (order_id) DO NOTHING")
 # A dialect that can write several tables in one statement offers a completion in one round trip: COMPLETE and
 # its LEDGER row (COMPLETE_LEDGER, one row back when accepted), and for a transaction completing one order, also
-# that order's TALLY_DONE and the finished-notification (COMPLETE_ONE). Empty here: SQLite runs them one by one
-# (no round trips to save in process).
+# its OVEN_COOKED (of one), TALLY_DONE and the finished-notification (COMPLETE_ONE), in LOCK ORDER. Empty here:
+# SQLite runs them one by one (no round trips to save in process).
 COMPLETE_LEDGER = ""
 COMPLETE_ONE = ""
 # The same dialects count a group commit's completions in all its buckets at once: TALLY_LOCK takes the rows in
