@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import child_env
+from .pg_side import side_by_side
 
 SERVER = os.environ.get("KITCHEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SIZES = {"quick": {"n": 200, "scale_n": 200, "repeats": 2}, "default": {"n": 2500, "scale_n": 600, "repeats": 3}}
@@ -361,21 +362,21 @@ def procrastinate_drain(n: int) -> dict[str, Any]:
             counter["n"] += 1
             counter["last"] = time.perf_counter()
 
-        async def main() -> tuple[float, tuple[float, float]]:
+        async def main() -> tuple[float, float, tuple[float, float], float]:
             async with app.open_async():
                 await app.schema_manager.apply_schema_async()
                 for i in range(0, n, 500):
                     await asyncio.gather(*(noop.defer_async() for _ in range(i, min(n, i + 500))))
-                load_before = load1()
+                load_before, cpu0 = load1(), time.process_time()
                 start = time.perf_counter()
                 await app.run_worker_async(wait=False, concurrency=1, install_signal_handlers=False,
                                            delete_jobs="never")
-                return start, time.perf_counter(), (load_before, load1())
+                return start, time.perf_counter(), (load_before, load1()), time.process_time() - cpu0
 
-        start, end, load = asyncio.run(main())
+        start, end, load, cpu = asyncio.run(main())
     assert counter["n"] == n, counter
     return {"rate": n / (counter["last"] - start), "seconds": counter["last"] - start, "exit_s": end - start,
-            "load": load}
+            "load": load, "cpu_ms_per_order": 1000 * cpu / n}
 
 
 def pgqueuer_drain(n: int, batch: int = 10) -> dict[str, Any]:
@@ -390,7 +391,7 @@ def pgqueuer_drain(n: int, batch: int = 10) -> dict[str, Any]:
     with fresh_schema() as schema:
         counter = {"n": 0, "last": 0.0}
 
-        async def main() -> tuple[float, float, tuple[float, float], int]:
+        async def main() -> tuple[float, float, tuple[float, float], int, float]:
             conn = await psycopg.AsyncConnection.connect(SERVER, autocommit=True, options=f"-c search_path={schema}")
             queries = Queries(PsycopgDriver(conn))
             await queries.install()
@@ -404,20 +405,20 @@ def pgqueuer_drain(n: int, batch: int = 10) -> dict[str, Any]:
                 counter["n"] += 1
                 counter["last"] = time.perf_counter()
 
-            load_before = load1()
+            load_before, cpu0 = load1(), time.process_time()
             start = time.perf_counter()
             await qm.run(mode=QueueExecutionMode.drain, batch_size=batch)
-            end = time.perf_counter()
+            end, cpu = time.perf_counter(), time.process_time() - cpu0
             load = (load_before, load1())
             cur = await conn.execute("SELECT count(*) FROM pgqueuer")
             left = int((await cur.fetchone())[0])
             await conn.close()
-            return start, end, load, left
+            return start, end, load, left, cpu
 
-        start, end, load, left = asyncio.run(main())
+        start, end, load, left, cpu = asyncio.run(main())
     assert counter["n"] == n and left == 0, (counter, left)
     return {"rate": n / (counter["last"] - start), "seconds": counter["last"] - start, "exit_s": end - start,
-            "load": load}
+            "load": load, "cpu_ms_per_order": 1000 * cpu / n}
 
 
 def pq_drain(n: int) -> dict[str, Any]:
@@ -434,7 +435,7 @@ def pq_drain(n: int) -> dict[str, Any]:
                 for j in range(i, min(n, i + 500)):
                     queue.put({"i": j})
         got = 0
-        load_before = load1()
+        load_before, cpu0 = load1(), time.process_time()
         start = time.perf_counter()
         while True:
             with queue:  # the job is taken in the transaction that processes it (pq's transactional use)
@@ -443,12 +444,12 @@ def pq_drain(n: int) -> dict[str, Any]:
                     break
                 _noop(job.data)
                 got += 1
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
         load = (load_before, load1())
         left = len(queue)
         conn.close()
     assert got == n and left == 0, (got, left)
-    return {"rate": n / elapsed, "seconds": elapsed, "load": load}
+    return {"rate": n / elapsed, "seconds": elapsed, "load": load, "cpu_ms_per_order": 1000 * cpu / n}
 
 
 # name -> (module, what the table calls it, drain): like with like, pgqueuer at batch 1 beside its default 10.
@@ -616,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
     elapsed, load_end, dl_end = time.time() - started, load1(), deadlocks()
     print()
     print_table(rows)
+    print()
+    for line in side_by_side(runs, n, peers):
+        print(line)
     print(f"\nmedians of {repeats} rounds; {elapsed:.0f} s in all; load1 {load_start:.2f} at start, {load_end:.2f} "
           f"at end; deadlocks in database over the whole bench (any user): {dl_end - dl_start}", flush=True)
     if args.json:

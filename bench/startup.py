@@ -1,9 +1,12 @@
 """Start-up of ``kitchen run`` on PostgreSQL: spawn -> first completion, and the CPU the processes spent.
 
-Run: ``python -m bench.startup [--repeats R]``. Server: ``$KITCHEN_BENCH_PG`` (default
+Run: ``python -m bench.startup [--repeats R] [--rev REV ...]``. Server: ``$KITCHEN_BENCH_PG`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``). Each run: a fresh schema with 1 order (``--ovens 4``: 8), then
 ``kitchen run --burst --log-level warning`` spawned and timed to its first ledger row and to its exit; CPU is the
 children's user + system time (the figure to trust on a shared machine). Medians of R.
+
+With ``--rev``, the same runs for each revision (a temporary ``git worktree``, its ``kitchen`` on PYTHONPATH) and
+the working tree, interleaved, side by side.
 
 Whether installed modules have their bytecode matters most (see bench/RESULTS.md, Session 4): compare by running
 it after ``uv sync`` with and without ``compile-bytecode``.
@@ -20,11 +23,13 @@ import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 SERVER = os.environ.get("KITCHEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def once(ovens: int, n: int) -> tuple[float, float, float]:
+def once(ovens: int, n: int, root: Path = ROOT) -> tuple[float, float, float]:
     """(seconds to the first completion, seconds to exit, CPU seconds) of one ``kitchen run --burst``."""
     import psycopg
 
@@ -45,7 +50,8 @@ def once(ovens: int, n: int) -> tuple[float, float, float]:
             t0 = time.time()
             r = subprocess.run([sys.executable, "-m", "kitchen", "--config", ini, "run", "--ovens", str(ovens),
                                 "--burst", "--recipes", "bench.recipes_bench", "--log-level", "warning"],
-                               env={**os.environ, "KITCHEN_DB": url}, capture_output=True, text=True, timeout=300)
+                               env={**os.environ, "KITCHEN_DB": url, "PYTHONPATH": str(root)}, cwd=root,
+                               capture_output=True, text=True, timeout=300)
             t1 = time.time()
             cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if r.returncode != 0:
@@ -63,13 +69,34 @@ def once(ovens: int, n: int) -> tuple[float, float, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rev", action="append", default=[], help="git revision to run beside the working tree")
     args = ap.parse_args(argv)
-    print("| ovens | spawn -> first completion | spawn -> exit | CPU | load1 |")
-    print("|---:|---:|---:|---:|---:|")
-    for ovens, n in ((1, 1), (4, 8)):
-        runs = [once(ovens, n) for _ in range(args.repeats)]
-        first, exit_, cpu = (statistics.median(r[i] for r in runs) for i in range(3))
-        print(f"| {ovens} | {first:.2f} s | {exit_:.2f} s | {cpu:.2f} s | {os.getloadavg()[0]:.1f} |", flush=True)
+    from .facade import short_sha
+
+    with tempfile.TemporaryDirectory(prefix="startup-wt-") as tmp:
+        trees: dict[str, Path] = {}
+        try:
+            for i, rev in enumerate(args.rev):
+                path = Path(tmp) / f"rev{i}"
+                subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(path), rev], cwd=ROOT,
+                               check=True)
+                trees[f"{rev} ({short_sha(rev)})"] = path
+            trees["working tree"] = ROOT
+            runs: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
+            for r in range(args.repeats):
+                for ovens, n in ((1, 1), (4, 8)):
+                    for label, root in (trees.items() if r % 2 == 0 else reversed(trees.items())):
+                        runs.setdefault((ovens, label), []).append(once(ovens, n, root))
+        finally:
+            for path in trees.values():
+                if path != ROOT:
+                    subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT)
+    print(f"medians of {args.repeats}; load1 at end {os.getloadavg()[0]:.1f}")
+    print("| ovens | tree | spawn -> first completion | spawn -> exit | CPU |")
+    print("|---:|---|---:|---:|---:|")
+    for (ovens, label), got in runs.items():
+        first, exit_, cpu = (statistics.median(g[i] for g in got) for i in range(3))
+        print(f"| {ovens} | {label} | {first:.2f} s | {exit_:.2f} s | {cpu:.2f} s |", flush=True)
     return 0
 
 

@@ -121,28 +121,48 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
     st = ctx.st
     accepted: list[bool] = []
     done_per_bucket: dict[int, int] = {}
-    if items:  # the oven row first (lock order), counting every item; refusals are taken off below
+    # One order: its oven row, completion, ledger row, tally and notification in one statement where the dialect
+    # offers it (COMPLETE_ONE keeps the lock order inside).
+    whole = len(items) == 1 and bool(st.complete_one)
+    if items and not whole:  # the oven row first (lock order), counting every item; refusals are taken off below
         cur.execute(st.oven_cooked, (len(items), now, oven.id))
     for order, result in items:
         params = {"now": now, "result": result, "id": order.id, "oven": oven.id, "fence": order.fence,
                   "name": oven.name}
-        cur.execute(st.complete, params)
-        if cur.rowcount == 1:
-            cur.execute(st.ledger, params)
+        if whole or st.complete_ledger:
+            cur.execute(st.complete_one if whole else st.complete_ledger, params)
+            ok = len(cur.fetchall()) == 1
+        else:
+            cur.execute(st.complete, params)
+            ok = cur.rowcount == 1
+            if ok:
+                cur.execute(st.ledger, params)
+        if ok:
             done_per_bucket[order.bucket] = done_per_bucket.get(order.bucket, 0) + 1
-            accepted.append(True)
         else:
             _refuse(cur, ctx, oven, order, now)
-            accepted.append(False)
-    for bucket in sorted(done_per_bucket):
-        cur.execute(st.tally_done, (done_per_bucket[bucket], bucket))
-    if done_per_bucket:
-        ctx.notify_finished(cur)
+        accepted.append(ok)
+    if not whole:
+        _tally_done(cur, ctx, done_per_bucket)
+        if done_per_bucket:
+            ctx.notify_finished(cur)
     refused = len(items) - sum(done_per_bucket.values())
     if refused:
         cur.execute(st.oven_cooked, (-refused, now, oven.id))
     claimed = claim(cur, ctx, oven, claim_next, now, hint) if claim_next else []
     return accepted, claimed
+
+
+def _tally_done(cur: Any, ctx: Ctx, done_per_bucket: dict[int, int]) -> None:
+    """Count completions per bucket, taking the tally rows in bucket order (LOCK ORDER)."""
+    st = ctx.st
+    buckets = sorted(done_per_bucket)
+    if len(buckets) > 1 and st.tally_done_many:
+        cur.execute(st.tally_lock, (buckets,))
+        cur.execute(st.tally_done_many, (buckets, [done_per_bucket[b] for b in buckets]))
+        return
+    for bucket in buckets:
+        cur.execute(st.tally_done, (done_per_bucket[bucket], bucket))
 
 
 def _refuse(cur: Any, ctx: Ctx, oven: Who, order: Order, now: float) -> None:

@@ -23,7 +23,7 @@ from kitchen.core.errors import DatabaseError, SchemaError
 
 from .ddl_v1 import POSTGRES_TABLES
 from .dialect import ChangeWaiter, Dialect, ErrorKind, driver_error, first_line, named_to_pyformat
-from .sql import Statements, claim_text
+from .sql import COMPLETE, Statements, claim_text
 from .url import Target
 
 if TYPE_CHECKING:
@@ -39,6 +39,25 @@ log = logging.getLogger("kitchen.store")
 _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 _ON_MENU = " AND (o.recipe || '') = ANY(ARRAY(SELECT json_array_elements_text(CAST(:menu AS json))))"
 
+# A completion in one round trip (see COMPLETE_LEDGER in sql.py): the fenced UPDATE feeds the ledger INSERT in
+# one statement, so the ledger row exists exactly when the completion was accepted (one row back).
+_FINISHED = "fin AS (" + COMPLETE + " RETURNING id, bucket)"
+_LEDGER_OF_FINISHED = ("led AS (INSERT INTO ledger (order_id, oven_id, oven_name, fence, at)"
+                       " SELECT id, :oven, :name, :fence, :now FROM fin ON CONFLICT (order_id) DO NOTHING)")
+_COMPLETE_LEDGER = f"WITH {_FINISHED}, {_LEDGER_OF_FINISHED} SELECT id FROM fin"
+# A lone completion also counts itself on its oven row (OVEN_COOKED of one), its bucket's tally and sends the
+# finished-notification (only if accepted). LOCK ORDER holds inside the statement: the order row is updated FROM the
+# oven CTE, so its row lock is taken only once the oven row's UPDATE has run; its tally row comes after it.
+_COMPLETE_ONE = (
+    "WITH ov AS (UPDATE ovens SET cooked = cooked + 1, heartbeat_at = CASE WHEN state = 'alive'"
+    " THEN GREATEST(heartbeat_at, :now) ELSE heartbeat_at END WHERE id = :oven RETURNING id),"
+    " fin AS (UPDATE orders SET state = 'done', finished_at = :now, result = :result, lease_until = NULL,"
+    " progress = 100, error = NULL, traceback = NULL FROM ov WHERE orders.id = :id AND orders.state = 'cooking'"
+    " AND orders.oven_id = ov.id AND orders.fence = :fence RETURNING orders.id, orders.bucket),"
+    f" {_LEDGER_OF_FINISHED},"
+    " tal AS (UPDATE tally SET done = tally.done + 1 FROM fin WHERE tally.bucket = fin.bucket)"
+    f" SELECT id, pg_notify('{FINISHED_CHANNEL}', current_schema()) FROM fin")
+
 # Where PostgreSQL's SQL differs from the shared text in sql.py, the whole statement is written here.
 POSTGRES_TEXT = {
     # GREATEST: PostgreSQL has no two-argument max()
@@ -50,6 +69,11 @@ POSTGRES_TEXT = {
     "claim_menu": claim_text(own=True, on_menu=_ON_MENU, lock=_SKIP_LOCKED),
     "steal": claim_text(own=False, on_menu=None, lock=_SKIP_LOCKED),
     "steal_menu": claim_text(own=False, on_menu=_ON_MENU, lock=_SKIP_LOCKED),
+    "complete_ledger": _COMPLETE_LEDGER,
+    "complete_one": _COMPLETE_ONE,
+    "tally_lock": "SELECT bucket FROM tally WHERE bucket = ANY(CAST(? AS bigint[])) ORDER BY bucket FOR UPDATE",
+    "tally_done_many": ("UPDATE tally SET done = tally.done + v.n FROM unnest(CAST(? AS bigint[]),"
+                        " CAST(? AS bigint[])) AS v(bucket, n) WHERE tally.bucket = v.bucket"),
     "ring_generation": "SELECT value FROM kitchen_meta WHERE key = 'ring_generation' FOR UPDATE",
     "move_bucket": (
         "UPDATE buckets SET oven_id = :after, prev_oven_id = :before, generation = :generation, moved_at = :now"

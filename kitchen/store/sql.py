@@ -144,6 +144,16 @@ COMPLETE = (
 LEDGER = (
     "INSERT INTO ledger (order_id, oven_id, oven_name, fence, at) VALUES (:id, :oven, :name, :fence, :now)"
     " ON CONFLICT (order_id) DO NOTHING")
+# A dialect that can write several tables in one statement offers a completion in one round trip: COMPLETE and
+# its LEDGER row (COMPLETE_LEDGER, one row back when accepted), and for a transaction completing one order, also
+# its OVEN_COOKED (of one), TALLY_DONE and the finished-notification (COMPLETE_ONE), in LOCK ORDER. Empty here:
+# SQLite runs them one by one (no round trips to save in process).
+COMPLETE_LEDGER = ""
+COMPLETE_ONE = ""
+# The same dialects count a group commit's completions in all its buckets at once: TALLY_LOCK takes the rows in
+# bucket order (LOCK ORDER), then one TALLY_DONE_MANY adds to each. Empty here: TALLY_DONE per bucket.
+TALLY_LOCK = ""
+TALLY_DONE_MANY = ""
 # First in a completion (see LOCK ORDER). A completion proves its oven alive as a heartbeat does: an oven whose
 # loop keeps the write lock busy cannot starve its own heartbeat thread into a false death.
 # A dead oven's last heartbeat is history: a zombie's (refused) completion leaves it as it was.
@@ -367,6 +377,10 @@ class Statements:
     progress: str
     complete: str
     ledger: str
+    complete_ledger: str
+    complete_one: str
+    tally_lock: str
+    tally_done_many: str
     oven_cooked: str
     order_now: str
     refusal: str

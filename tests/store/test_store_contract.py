@@ -146,13 +146,19 @@ def test_every_statement_compiles_on_this_engine(store: Store) -> None:
         cur.execute("EXPLAIN " + sql, params)
         cur.fetchall()
 
-    bad = {}
+    bad, not_offered = {}, set()
     for field in fields(Statements):
+        sql = getattr(store.st, field.name)
+        if not sql:  # a one-statement form this dialect does not offer (sql.py: COMPLETE_ONE and its kin)
+            not_offered.add(field.name)
+            continue
         try:
-            store.read(explain, getattr(store.st, field.name))
+            store.read(explain, sql)
         except DatabaseError as exc:
             bad[field.name] = str(exc)
     assert bad == {}
+    assert not_offered <= {"complete_ledger", "complete_one", "tally_lock", "tally_done_many"}
+    assert not not_offered or store.dialect.name == "sqlite", "PostgreSQL offers every statement"
 
 
 def test_compile_turns_markers_into_the_drivers_paramstyle(store: Store) -> None:
