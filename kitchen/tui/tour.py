@@ -106,7 +106,10 @@ def assigned(w: Watch) -> Facts | None:
 
 
 def stolen(w: Watch) -> Facts | None:
-    steals = w.of(EventKind.STOLEN)
+    """A steal of one of the step's own orders (``notes["tickets"]``, left by the tour's action): the ovens
+    may still be stealing orders queued before the step began, and those must not finish it before it ran."""
+    tickets = set(w.notes.get("tickets", ()))
+    steals = [e for e in w.of(EventKind.STOLEN) if e.order_id in tickets]
     if not steals:
         return None
     d = steals[0].data or {}

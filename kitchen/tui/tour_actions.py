@@ -74,9 +74,9 @@ def balance(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes: dict
     owner = ovens[0]
     names = [c for c in counter.CUSTOMERS if bucket_for(c, fresh.bucket_count) in set(owner.buckets)]
     names += [f"guest-{i}" for i in range(400) if bucket_for(f"guest-{i}", fresh.bucket_count) in set(owner.buckets)]
-    k.submit("calzone", {"size": "L"}, customer=names[0])
-    for name in names[1:5]:
-        k.submit("margherita", {"size": "S"}, customer=name)
+    tickets = [k.submit("calzone", {"size": "L"}, customer=names[0]).number]
+    tickets += [k.submit("margherita", {"size": "S"}, customer=name).number for name in names[1:5]]
+    notes["tickets"] = tickets  # the detector counts steals of these only
     return [f"tour: a calzone and four margheritas, all in {owner.name}'s buckets"]
 
 

@@ -11,8 +11,9 @@ from kitchen import FrozenClock, Kitchen
 from kitchen.cli import build_parser
 from kitchen.core import words
 from kitchen.core.config import Settings
-from kitchen.core.events import Flow, RingMove
-from kitchen.tui import counter, scenes
+from kitchen.core.events import EventKind, Flow, RingMove
+from kitchen.core.hashing import bucket_for
+from kitchen.tui import counter, scenes, tour_scenes
 from kitchen.tui.app import COMMANDS, KitchenApp
 from kitchen.tui.panes.events import EventLog
 from kitchen.tui.panes.ring import RingPane
@@ -114,6 +115,43 @@ async def test_space_does_the_step_and_the_refresh_detects_it(tmp_path):
         await wait_until(pilot, lambda: app.tour.step_done, what="the duplicate detected")
         assert "same ticket" in app.query_one(TourPane).card.done
     scene.kitchen.close()
+
+
+async def test_a_steal_of_an_order_queued_before_the_balance_step_does_not_finish_it(tmp_path):
+    """The walk's flake: ovens still stealing an earlier rush finished scene 4 before its space, so that press
+    went on to scene 5 and the calzone was never ordered. Only a steal of the step's own orders counts."""
+    s = scenes.open_scene(tmp_path)
+    for i in (1, 2):
+        s.join(f"oven-{i}", 4100 + i)
+        s.clock.advance(0.5)
+    status = s.kitchen.status()
+    owned = {o.name: set(o.buckets) for o in status.ovens}
+    mine = [c for c in counter.CUSTOMERS if bucket_for(c, status.bucket_count) in owned["oven-1"]]
+    theirs = next(c for c in counter.CUSTOMERS if bucket_for(c, status.bucket_count) in owned["oven-2"])
+    s.kitchen.submit("calzone", {}, customer=mine[0])  # an earlier rush: oven-1 bakes the calzone ...
+    backlog = s.kitchen.submit("margherita", {}, customer=mine[1]).number  # ... this waits behind it
+    s.kitchen.submit("pepperoni", {}, customer=theirs)  # ... and oven-2 is busy with its own
+    s.cook(1)
+    tour_scenes.mark(s, 3)
+    s.cook(3)  # oven-2 is done with its own and steals the earlier rush's margherita: after the mark
+    assert any(e.kind == EventKind.STOLEN and e.order_id == backlog for e in s.kitchen.events(after=0))
+    app = s.app()
+    async with app.run_test(size=WIDE) as pilot:
+        await settled(pilot)
+        tour = app.tour
+        assert tour is not None and tour.scene.id == "balance" and not tour.step_done
+        await pilot.press("space")  # do it: the calzone and four quick pizzas
+        assert tour.acting and tour.index == 3
+        await wait_until(pilot, lambda: "tickets" in tour.notes, what="the balance action's tickets")
+        for _ in range(30):  # the frozen clock, second by second, until an idle oven steals one of them
+            s.cook(1)
+            app.request_read()
+            await settled(pilot)
+            if tour.step_done:
+                break
+        assert tour.step_done and tour.facts is not None
+        assert tour.facts["ticket"] in tour.notes["tickets"] and tour.facts["ticket"] != backlog
+    s.kitchen.close()
 
 
 def test_tour_keys_have_ids_and_palette_commands():
