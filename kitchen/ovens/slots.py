@@ -183,6 +183,8 @@ class Slots:
         """A slot found its incarnation declared dead: the first to ask joins anew, the others adopt it. Under
         the lock the heartbeat marks slots lost with, so a slot is never left marked lost on the new one."""
         with self._lock:
+            if self.hard_stopped:  # its own leave made the others' claims fail: exiting, never a new incarnation
+                return
             if self.oven is None or self.oven is slot.oven:
                 log.warning("%s lost its incarnation (declared dead); rejoining as a new oven", self.name)
                 self._join()
@@ -227,6 +229,7 @@ class Slots:
             self.hard_stopped = True
             for slot in self.slots:
                 slot.hard_stopped = True
+        self.stop.set()  # every slot: claim nothing more (the leave below would make their claims fail)
         log.warning("%s: a recipe ignored the stop for %gs or overran; handing its orders back and exiting",
                     self.name, HARD_STOP)
         oven = self.oven

@@ -146,6 +146,26 @@ def test_a_lost_incarnation_is_rejoined_once_for_all_slots(kitchen: Kitchen) -> 
     assert len(names) == 2, f"one rejoin for three slots, not one each: {[(o.id, o.state) for o in names]}"
 
 
+def test_a_hard_stop_leaves_once_and_no_slot_rejoins_before_the_exit(kitchen: Kitchen) -> None:
+    """One slot's recipe overran: the oven leaves (handing back the rest) and exits. Its leave makes the other
+    slots' claims fail as if it were dead; none of them may join a new incarnation in the moment before the exit
+    (CI once saw that orphan declared dead a second later, a false death)."""
+    menu = Menu()
+    menu.register("noop", lambda ctx: None)
+    slots = Slots(kitchen, "oven-1", menu, 3)
+    exits: list[int] = []
+    slots.exit_now = exits.append  # type: ignore[assignment]
+    with running(slots):
+        wait_for(lambda: slots.oven is not None, what="joined")
+        slots.hard_stop(3)
+        assert exits == [3] and slots.stop.is_set()
+        for slot in slots.slots:  # as each slot would find on its next claim
+            slot.lost = True
+            assert slot.tick() == "exit"
+    ovens = [(o.id, o.state) for o in kitchen.status().ovens if o.name == "oven-1"]
+    assert len(ovens) == 1, f"one incarnation, left; no new one: {ovens}"
+
+
 @pytest.mark.parametrize("value", [0, 257, -1, True, 2.5])
 def test_concurrency_outside_1_to_256_is_refused(value: Any) -> None:
     with pytest.raises(ValueError, match="concurrency must be a whole number from 1 to 256"):
