@@ -61,12 +61,16 @@ def assign(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes: dict[
 
 def balance(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes: dict[str, Any],
             rng: random.Random) -> Lines:
-    """A calzone and four quick pizzas, all routed to the buckets of one oven: the others have nothing."""
+    """A calzone and four quick pizzas, all routed to the buckets of one oven: the others have nothing.
+
+    The scene needs the other ovens idle, so it first waits (a while) for orders left from earlier scenes to
+    be cooked; if some are still queued then (a loaded machine), its own orders go ahead of them (priority 1),
+    else an idle oven would steal the older leftovers first and the scene's own pizzas never."""
     deadline = time.monotonic() + OVENS_WAIT
     while True:  # ovens restarted for this scene may still be starting (a worker thread: waiting is fine)
         fresh = k.status()
         ovens = [o for o in _alive(fresh) if o.buckets]
-        if len(ovens) >= 2 or time.monotonic() > deadline:
+        if (len(ovens) >= 2 and fresh.orders.queued == 0) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     if len(ovens) < 2:
@@ -74,10 +78,14 @@ def balance(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes: dict
     owner = ovens[0]
     names = [c for c in counter.CUSTOMERS if bucket_for(c, fresh.bucket_count) in set(owner.buckets)]
     names += [f"guest-{i}" for i in range(400) if bucket_for(f"guest-{i}", fresh.bucket_count) in set(owner.buckets)]
-    tickets = [k.submit("calzone", {"size": "L"}, customer=names[0]).number]
-    tickets += [k.submit("margherita", {"size": "S"}, customer=name).number for name in names[1:5]]
+    ahead = 1 if fresh.orders.queued else None
+    tickets = [k.submit("calzone", {"size": "L"}, customer=names[0], priority=ahead).number]
+    tickets += [k.submit("margherita", {"size": "S"}, customer=name, priority=ahead).number for name in names[1:5]]
     notes["tickets"] = tickets  # the detector counts steals of these only
-    return [f"tour: a calzone and four margheritas, all in {owner.name}'s buckets"]
+    lines = [f"tour: a calzone and four margheritas, all in {owner.name}'s buckets"]
+    if ahead:
+        lines.append(f"tour: {fresh.orders.queued} earlier orders still wait: these go ahead of them (priority 1)")
+    return lines
 
 
 def calzones(k: Kitchen, launcher: Launcher, status: Snapshot | None, notes: dict[str, Any],

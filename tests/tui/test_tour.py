@@ -219,3 +219,29 @@ async def test_moved_buckets_flash_when_the_ring_changes_live(tmp_path):
         await wait_until(pilot, lambda: not ring.flashing, timeout=20, what="the flash to end")
         assert beats == [True, False] * 4 and not ring.dimmed  # four off beats, and the marks stay on
     scene.kitchen.close()
+
+
+@pytest.mark.parametrize("leftovers", [0, 3])
+def test_the_balance_action_puts_its_orders_ahead_of_leftovers_it_could_not_wait_out(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, leftovers: int) -> None:
+    """Orders left from earlier scenes, still queued when scene 4 runs (a loaded machine), would be stolen first
+    (older) and the scene's own pizzas never: the action waits a while for them, then sends its own ahead."""
+    import random
+
+    import kitchen.tui.tour_actions as tour_actions
+
+    monkeypatch.setattr(tour_actions, "OVENS_WAIT", 0.3)
+    with Kitchen.open(str(tmp_path / "k.db"), clock=FrozenClock()) as k:
+        k.join("oven-1")
+        k.join("oven-2")
+        for i in range(leftovers):
+            k.submit("margherita", customer=f"left-{i}")
+        notes: dict = {}
+        lines = ACTIONS["balance"](k, None, k.status(), notes, random.Random(1))
+        mine = [k.ticket(n) for n in notes["tickets"]]
+        assert len(mine) == 5 and all(t.state == "queued" for t in mine)
+        first = min(notes["tickets"])
+        priorities = {p for (p,) in k.store.read(lambda cur: (cur.execute(
+            "SELECT priority FROM orders WHERE id >= ?", (first,)), cur.fetchall())[1])}
+        assert priorities == ({1} if leftovers else {0}), lines
+        assert any("go ahead of them" in line for line in lines) == bool(leftovers)
