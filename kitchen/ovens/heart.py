@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -61,3 +62,21 @@ class Heart:
         self._ready.set()
         while not self.done.wait(self.kitchen.settings.heartbeat_interval):
             self.beat()
+
+
+@contextmanager
+def started(kitchen: Kitchen, name: str, oven_log: OvenLog, menu: Menu, own: Callable[[], int | None],
+            beat: Callable[[], None], join: Callable[[], object]) -> Iterator[None]:
+    """An oven process's life around its loop: jobs and a connected heartbeat thread first, then ``join``,
+    then the scheduler; on the way out the heartbeat and the scheduler stop (before the caller leaves)."""
+    scheduler = oven_jobs(kitchen, oven_log, menu, own)
+    heart = Heart(kitchen, name, beat)
+    heart.start()
+    try:
+        join()
+        scheduler.start()
+        yield
+    finally:
+        heart.stop()
+        if scheduler.running:
+            scheduler.shutdown(wait=False)

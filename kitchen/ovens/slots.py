@@ -24,7 +24,7 @@ from kitchen.core.errors import KitchenError, OvenLost
 from kitchen.protocol import Kitchen, Oven
 from kitchen.store import ChangeWaiter
 
-from .heart import Heart, oven_jobs
+from .heart import started
 from .oven_log import OvenLog
 from .recipes import Menu
 from .worker import EXIT_HARD_STOP, HARD_STOP, Worker
@@ -299,28 +299,20 @@ class Slots:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, self._on_signal)
-        scheduler = oven_jobs(self.kitchen, self.events, self.menu, self._own_id)  # see heart.py: before the join
-        heart = Heart(self.kitchen, self.name, self.beat)
-        heart.start()
         try:
-            self.start()
-        except BaseException:
-            heart.stop()
-            raise
-        scheduler.start()
-        threading.Thread(target=self._watch_loop, name="watchdog", daemon=True).start()
-        threads = [threading.Thread(target=self._cook_on, args=(slot,), name=f"slot-{slot.index}", daemon=True)
-                   for slot in self.slots]
-        try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                while thread.is_alive():  # in slices: the main thread stays free to run signal handlers
-                    thread.join(0.2)
+            with started(self.kitchen, self.name, self.events, self.menu, self._own_id, self.beat, self.start):
+                threading.Thread(target=self._watch_loop, name="watchdog", daemon=True).start()
+                threads = [threading.Thread(target=self._cook_on, args=(slot,), name=f"slot-{slot.index}",
+                                            daemon=True) for slot in self.slots]
+                try:
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        while thread.is_alive():  # in slices: the main thread stays free to run signal handlers
+                            thread.join(0.2)
+                finally:
+                    self.stop.set()
         finally:
-            self.stop.set()
-            heart.stop()
-            scheduler.shutdown(wait=False)
             self.close()
             self.finished.set()
         if self.crashed is not None:

@@ -21,7 +21,7 @@ from kitchen.core.orders import Order
 from kitchen.protocol import Kitchen, Oven, result_json
 
 from . import failure
-from .heart import Heart, oven_jobs
+from .heart import started
 from .horse import Horse
 from .oven_log import OvenLog
 from .recipes import Cancelled, Cooking, Interrupted, Menu, Recipe, RecipeOptions
@@ -349,23 +349,14 @@ class Worker:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, self._on_signal)
-        scheduler = oven_jobs(self.kitchen, self.events, self.menu, self._own_id)  # see heart.py: before the join
-        heart = Heart(self.kitchen, self.name, self.beat)
-        heart.start()
         try:
-            self.start()
-        except BaseException:
-            heart.stop()
-            raise
-        scheduler.start()
-        watchdog = threading.Thread(target=self._watch_loop, name="watchdog", daemon=True)
-        watchdog.start()
-        try:
-            self.loop()
+            with started(self.kitchen, self.name, self.events, self.menu, self._own_id, self.beat, self.start):
+                threading.Thread(target=self._watch_loop, name="watchdog", daemon=True).start()
+                try:
+                    self.loop()
+                finally:
+                    self.stop.set()
         finally:
-            self.stop.set()
-            heart.stop()
-            scheduler.shutdown(wait=False)
             self.close()
             self.finished.set()
         return 0
