@@ -16,6 +16,39 @@ def pause(seconds: float) -> None:
     if seconds > 0:
         select.select([], [], [], seconds)
 
+
+class Deadline:
+    """``seconds`` of waiting, not counting time this process spent stopped (SIGSTOP, a frozen VM).
+
+    A thread waiting for a lock when its process is stopped finds, once continued, that its whole deadline went
+    by while it stood still; it would give up at once and report "stayed locked by another process" about a
+    lock it never got the chance to try. So every step of the wait goes through ``pause``/``waited``: a step
+    that took more than ``slack`` seconds longer than asked moves the deadline on by the excess.
+    """
+
+    def __init__(self, seconds: float, slack: float = 0.5, monotonic: Clock = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._at = monotonic() + seconds
+        self.slack = slack
+
+    def left(self) -> float:
+        return max(self._at - self._monotonic(), 0.0)
+
+    def expired(self) -> bool:
+        return self._monotonic() >= self._at
+
+    def waited(self, asked: float, began: float) -> None:
+        """A step that began at ``began`` (monotonic) and was asked to take ``asked`` seconds has ended."""
+        over = self._monotonic() - began - asked
+        if over > self.slack:
+            self._at += over
+
+    def pause(self, seconds: float) -> None:
+        began = self._monotonic()
+        pause(seconds)
+        self.waited(seconds, began)
+
+
 system_clock: Clock = time.time
 
 
@@ -99,3 +132,9 @@ class ServerClock:
         after = time.monotonic()
         self._server, self._at = server, (before + after) / 2
         return server - time.time()
+
+    def close(self) -> None:
+        """Close the reader's own connection, if it keeps one (it reopens on the next measurement)."""
+        close = getattr(self._fetch, "close", None)
+        if close is not None:
+            close()

@@ -22,7 +22,9 @@ import os
 import threading
 import time
 
-from kitchen.core.clock import pause
+from kitchen.core.clock import Deadline
+
+STEP = 0.05  # seconds per wait for the thread lock
 
 
 class WriteGate:
@@ -36,22 +38,23 @@ class WriteGate:
             self._fd = None
 
     def acquire(self, timeout: float, urgent: bool = False) -> bool:
-        """Take the gate within ``timeout`` seconds; False if another writer held it all that time."""
-        deadline = time.monotonic() + timeout
+        """Take the gate within ``timeout`` seconds; False if another writer held it all that time (time this
+        process spent stopped does not count: see ``Deadline``)."""
+        deadline = Deadline(timeout)
         if urgent:
             with self._count:
                 self._urgent += 1
             try:
-                taken = self._lock.acquire(timeout=max(timeout, 0.0))
+                taken = self._take_lock(deadline)
             finally:
                 with self._count:
                     self._urgent -= 1
         else:
             while self._urgent:  # a heartbeat of this process is queued: it goes first
-                if time.monotonic() >= deadline:
+                if deadline.expired():
                     return False
-                pause(0.0001)
-            taken = self._lock.acquire(timeout=max(deadline - time.monotonic(), 0.0))
+                deadline.pause(0.0001)
+            taken = self._take_lock(deadline)
         if not taken:
             return False
         if self._fd is None:
@@ -66,11 +69,22 @@ class WriteGate:
                 pass
             except OSError:
                 return True
-            if time.monotonic() >= deadline:
+            if deadline.expired():
                 self._lock.release()
                 return False
-            pause(delay)
+            deadline.pause(delay)
             delay = min(delay * 1.5, 0.0001 if time.monotonic() < patient else 0.002)
+
+    def _take_lock(self, deadline: Deadline) -> bool:
+        """The thread lock, in steps short enough to notice a stop of this process."""
+        while True:
+            step = min(deadline.left(), STEP)
+            began = time.monotonic()
+            if self._lock.acquire(timeout=step):
+                return True
+            deadline.waited(step, began)
+            if deadline.expired():
+                return False
 
     def release(self) -> None:
         if self._fd is not None:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 
 import peewee
 
-from kitchen.core.clock import pause
+from kitchen.core.clock import Deadline
 from kitchen.core.errors import DatabaseBusy, DatabaseError, KitchenError
 
 from .dialect import ChangeWaiter, Conflict, Dialect, ErrorKind, first_line
@@ -202,7 +202,7 @@ class Store:
 
     def _retrying(self, attempt: Callable[[], T], unreachable_for: float | None = None) -> T:
         start = time.monotonic()
-        deadline = start + self.retry_for
+        deadline = Deadline(self.retry_for)  # a stop of this process between attempts is not the lock's doing
         delay = 0.002
         error: BaseException
         while True:
@@ -221,11 +221,11 @@ class Store:
                 if kind not in (ErrorKind.BUSY, ErrorKind.DISCONNECTED):
                     raise self.translate(exc) from None
             now = time.monotonic()
-            if now >= deadline or (kind is ErrorKind.DISCONNECTED and unreachable_for is not None
+            if deadline.expired() or (kind is ErrorKind.DISCONNECTED and unreachable_for is not None
                                    and now - start >= unreachable_for):
                 raise self.translate(error) from None
             self.retried[code] += 1  # only what is retried: an error raised at once or at the deadline is not
-            pause(delay * (0.5 + random.random()))
+            deadline.pause(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25 if kind is ErrorKind.BUSY else 2.0)
 
     def translate(self, exc: BaseException) -> KitchenError:

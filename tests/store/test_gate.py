@@ -1,11 +1,20 @@
-"""The SQLite write gate: an urgent writer (a heartbeat) goes before the other writers of its process."""
+"""The SQLite write gate: an urgent writer (a heartbeat) goes before the other writers of its process, and a
+stop of the waiting process is not counted as waiting."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
+import pytest
+
+from kitchen.core.clock import Deadline
 from kitchen.store.gate import WriteGate
+from tests.support.processes import child_env, state, stopped
 from tests.support.waiting import wait_for
 
 
@@ -38,3 +47,51 @@ def test_a_writer_gives_up_at_its_deadline_while_a_heartbeat_is_queued(tmp_path:
     gate._urgent = 0
     assert gate.acquire(0.05) is True
     gate.release()
+
+
+def test_a_deadline_does_not_count_a_stop_of_its_own_process() -> None:
+    now = [100.0]
+    deadline = Deadline(1.0, monotonic=lambda: now[0])
+    now[0] += 0.3
+    deadline.waited(0.25, 100.0)  # an ordinary step, a little late: counted
+    assert 0.69 < deadline.left() < 0.71
+    began = now[0]
+    now[0] += 5.0  # a step of 0.05 s that took 5 s: the process was stopped; only the 0.05 s counts
+    deadline.waited(0.05, began)
+    assert not deadline.expired() and 0.64 < deadline.left() < 0.66
+
+
+WAITER = """
+import sys, threading
+from kitchen.store.gate import WriteGate
+gate = WriteGate(sys.argv[1])
+assert gate.acquire(5)  # a sibling thread's write holds the gate
+def let_go():
+    sys.stdin.readline()
+    gate.release()
+threading.Thread(target=let_go, daemon=True).start()
+print("waiting", flush=True)
+print("taken" if gate.acquire(1.0) else "gave up", flush=True)
+"""
+
+
+@pytest.mark.processes
+def test_a_writer_stopped_while_it_waits_for_the_gate_still_gets_it(tmp_path: Path) -> None:
+    """A frozen oven (SIGSTOP) whose slot waited for a sibling's write must not, once continued, report the
+    database "stayed locked by another process" because its deadline went by while it stood still."""
+    proc = subprocess.Popen([sys.executable, "-c", WAITER, str(tmp_path / "k.db")], env=child_env(),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().strip() == "waiting"
+        wait_for(lambda: state(proc.pid, proc.pid) == "S", what="the writer waiting for the gate")
+        proc.send_signal(signal.SIGSTOP)
+        wait_for(lambda: stopped(proc.pid), what="the writer stopped")
+        time.sleep(1.5)  # the fault itself: stopped for longer than the writer's 1 s deadline
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        proc.send_signal(signal.SIGCONT)
+        assert proc.stdout.readline().strip() == "taken"
+    finally:
+        proc.kill()
+        proc.wait()
