@@ -341,4 +341,7 @@ class Slots:
 
     def _watch_loop(self) -> None:
         while not self.finished.wait(0.05):
-            self.watch()
+            try:
+                self.watch()
+            except Exception:  # a dead watchdog would leave the oven deaf to signals and to overruns
+                log.exception("%s: watchdog step failed; carrying on", self.name)

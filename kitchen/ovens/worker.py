@@ -291,10 +291,11 @@ class Worker:
                 and now - self.drain_started > self.kitchen.settings.grace):
             log.info("%s grace period over: handing its order back", self.name)
             self._stop_now(now)
-        if (self.stopped_at is not None and self.cooking is not None and now - self.stopped_at > HARD_STOP
+        cooking = self.cooking  # read once: the main thread sets it back to None when the recipe returns
+        if (self.stopped_at is not None and cooking is not None and now - self.stopped_at > HARD_STOP
                 and not self.hard_stopped):
             self.hard_stop()
-        opts, order = self.cooking_options, self.cooking.order if self.cooking is not None else None
+        opts, order = self.cooking_options, cooking.order if cooking is not None else None
         fn = self.menu.get(order.recipe) if order is not None else None
         grace = ASYNC_GRACE if fn is not None and fn.is_async else 0.0  # its loop cancels it first (RecipeTimeout)
         if (opts is not None and order is not None and opts.timeout is not None and not opts.isolated
@@ -398,4 +399,7 @@ class Worker:
     def _watch_loop(self) -> None:
         """Until the main loop has finished: a recipe may still be running long after the stop was asked."""
         while not self.finished.wait(0.05):
-            self.watch()
+            try:
+                self.watch()
+            except Exception:  # a dead watchdog would leave the oven deaf to signals and to overruns
+                log.exception("%s: watchdog step failed; carrying on", self.name)

@@ -17,7 +17,7 @@ from kitchen.ovens.slots import Slots
 from kitchen.ovens.worker import EXIT_HARD_STOP, HARD_STOP, Worker
 from tests.support.processes import wait_exited
 from tests.support.shop import Shop
-from tests.support.waiting import wait_for
+from tests.support.waiting import poll, wait_for
 
 
 @pytest.fixture
@@ -83,7 +83,9 @@ def test_two_signals_stop_an_oven_process_whose_recipe_never_returns(tmp_path, s
         proc = shop.oven("oven-1")
         wait_for(lambda: shop.kitchen.ticket(t.number).state == "cooking", 20, "the order to be cooking")
         proc.send_signal(sig)
-        wait_for(lambda: "oven-1 draining (" in shop.log("oven-1"), 5, "the first signal to be handled")
+        if not poll(lambda: "oven-1 draining (" in shop.log("oven-1"), 10):
+            raise AssertionError(f"the first signal was not handled within 10 s; the oven's log:\n"
+                                 f"{shop.log('oven-1')[-4000:]}")
         proc.send_signal(sig)
         assert proc.wait(timeout=15) == EXIT_HARD_STOP
         info = shop.kitchen.ticket(t.number)
