@@ -78,6 +78,9 @@ class Kitchen:
 
     def close(self) -> None:
         self.store.close()
+        close_clock = getattr(self.clock, "close", None)  # PostgreSQL's server clock reads on a connection of its own
+        if close_clock is not None:
+            close_clock()
 
     def release_thread(self) -> None:
         """Close the calling thread's connection (short-lived worker threads); others stay open."""

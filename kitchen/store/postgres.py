@@ -285,6 +285,15 @@ class ClockReader:
                         raise
         raise AssertionError("unreachable")
 
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
 
 class ListenWaiter(ChangeWaiter):
     """LISTEN on the channel every submit, requeue and bucket move NOTIFYs at commit, so ovens on other

@@ -207,3 +207,20 @@ def test_engine_never_imports_textual() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, f"engine imported Textual: {done.stdout} {done.stderr}"
     assert done.stdout.strip() == "[]"
+
+
+def test_close_leaves_no_connection_open(backend_url: str) -> None:
+    """Closing a kitchen closes every connection it opened on this thread, the server clock's own included
+    (PostgreSQL): none is left for the garbage collector to find still open."""
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        k = Kitchen.open(backend_url)
+        k.submit("margherita")
+        assert k.ticket(1).state == "queued"
+        k.close()
+        del k
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
