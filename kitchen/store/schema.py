@@ -172,6 +172,17 @@ def _v7_tally_inbox(cur: Any, dialect: Dialect) -> None:
                 " submitted BIGINT NOT NULL, duplicates BIGINT NOT NULL)")
 
 
+V8_ALIVE = "CREATE INDEX IF NOT EXISTS ovens_alive ON ovens (id) WHERE state = 'alive'"
+
+
+def _v8_alive_ovens_by_id(cur: Any, dialect: Dialect) -> None:
+    """Live ovens indexed by id, no longer by ``heartbeat_at``: every heartbeat, and every completion (which
+    counts as one), rewrote the old index's entry: one more page written per oven transaction on SQLite, and
+    no HOT update of the oven's row on PostgreSQL. The reaper tests ``heartbeat_at`` on the few live rows."""
+    cur.execute("DROP INDEX IF EXISTS ovens_alive")
+    cur.execute(V8_ALIVE)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "typed events and refusal codes", _v2_typed_events),
     Migration(3, "customer lanes, oven menus, waiting recipes", _v3_lanes_and_menus),
@@ -179,6 +190,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "tracebacks, cancelled orders", _v5_tracebacks_and_cancel),
     Migration(6, "retention: dedup tombstones, purge indexes", _v6_retention),
     Migration(7, "tally inbox for submits on an application's connection", _v7_tally_inbox),
+    Migration(8, "live ovens indexed by id, not by heartbeat", _v8_alive_ovens_by_id),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
 
