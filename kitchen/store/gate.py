@@ -40,6 +40,16 @@ class WriteGate:
     def acquire(self, timeout: float, urgent: bool = False) -> bool:
         """Take the gate within ``timeout`` seconds; False if another writer held it all that time (time this
         process spent stopped does not count: see ``Deadline``)."""
+        if not self._urgent and self._lock.acquire(blocking=False):  # the common case: nobody in this process waits
+            if self._fd is None:
+                return True
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                self._lock.release()
+            except OSError:
+                return True
         deadline = Deadline(timeout)
         if urgent:
             with self._count:

@@ -202,7 +202,7 @@ class Store:
 
     def _retrying(self, attempt: Callable[[], T], unreachable_for: float | None = None) -> T:
         start = time.monotonic()
-        deadline = Deadline(self.retry_for)  # a stop of this process between attempts is not the lock's doing
+        deadline: Deadline | None = None  # made at the first failure: a stop of this process is not the lock's doing
         delay = 0.002
         error: BaseException
         while True:
@@ -221,6 +221,8 @@ class Store:
                 if kind not in (ErrorKind.BUSY, ErrorKind.DISCONNECTED):
                     raise self.translate(exc) from None
             now = time.monotonic()
+            if deadline is None:
+                deadline = Deadline(self.retry_for - (now - start))
             if deadline.expired() or (kind is ErrorKind.DISCONNECTED and unreachable_for is not None
                                    and now - start >= unreachable_for):
                 raise self.translate(error) from None
