@@ -34,6 +34,9 @@ Figures (N pre-submitted no-op orders each, drained to the end and verified):
 5. Deadlocks: ``pg_stat_database.deadlocks`` of the database read before and after each ``kitchen run``
    (target 0). The counter is the whole database's: other users of the server count too.
 
+Here: the ``kitchen run`` figures (1, 4, 5) and the harness; the floor is in ``pg_floor.py``, the peers in
+``pg_peers.py``, what they share in ``pg_common.py``, the closing tables in ``pg_side.py``.
+
 Every configuration runs once per round, rounds interleaved (each round in a rotated order); the table shows
 medians, min–max, and the 1-minute load average before → after (medians over the runs): on a shared machine
 absolute figures are noisy.
@@ -43,120 +46,46 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .common import child_env
+from .pg_common import (
+    FILL_BATCH,
+    SERVER,
+    check_drain,
+    children_cpu,
+    deadlocks,
+    fill_queue,
+    fresh_schema,
+    kitchen_argv,
+    kitchen_url,
+    load1,
+    queue_orders,
+)
+from .pg_floor import floor_drain
+from .pg_peers import PEERS, installed
 from .pg_side import side_by_side
 
-SERVER = os.environ.get("KITCHEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SIZES = {"quick": {"n": 200, "scale_n": 200, "repeats": 2}, "default": {"n": 2500, "scale_n": 600, "repeats": 3}}
-FILL_BATCH = 1000
 WORK_MS = 5
 LEVELS = ("info", "warning")
 PREFETCHES = (1, 32)
 OVENS = (1, 2, 4)
 
 
-def _kitchen_argv() -> list[str]:
-    script = Path(sys.executable).with_name("kitchen")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "kitchen"]
-
-
-def children_cpu() -> float:
-    """CPU seconds (user + system) of this process's waited-for children and their waited-for children."""
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-def load1() -> float:
-    try:
-        with open("/proc/loadavg") as f:
-            return float(f.read().split()[0])
-    except OSError:
-        return float("nan")
-
-
-def deadlocks() -> int:
-    import psycopg
-
-    with psycopg.connect(SERVER, autocommit=True) as c:
-        row = c.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").fetchone()
-        return int(row[0])
-
-
-@contextmanager
-def fresh_schema() -> Iterator[str]:
-    import psycopg
-
-    name = f"kb_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(SERVER, autocommit=True) as c:
-        c.execute(f'CREATE SCHEMA "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(SERVER, autocommit=True) as c:
-            c.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
-def _kitchen_url(schema: str) -> str:
-    return f"{SERVER}{'&' if '?' in SERVER else '?'}schema={schema}"
-
-
-def _pg_options(schema: str) -> str:
-    """kitchen's own session settings for its connections (see PostgresDialect.open_database), our schema."""
-    return f"-c enable_bitmapscan=off -c search_path={schema}"
-
-
-def _orders(n: int, ms: float | None) -> list[dict[str, Any]]:
-    if ms is None:
-        return [{"recipe": "bench_noop"} for _ in range(n)]
-    return [{"recipe": "bench_work", "payload": {"ms": ms}} for _ in range(n)]
-
-
-def _fill(url: str, orders: list[dict[str, Any]]) -> Any:
-    from kitchen import Kitchen
-
-    k = Kitchen.open(url)
-    for i in range(0, len(orders), FILL_BATCH):
-        k.submit_many(orders[i:i + FILL_BATCH])
-    return k
-
-
-def _check(schema: str, n: int) -> dict[str, Any]:
-    """The drain, verified: one ledger row per order, every order done, nothing queued or cooking."""
-    import psycopg
-
-    with psycopg.connect(SERVER, autocommit=True, options=f"-c search_path={schema}") as c:
-        total, distinct, first, last = c.execute(
-            "SELECT count(*), count(DISTINCT order_id), min(at), max(at) FROM ledger").fetchone()
-        states = dict(c.execute("SELECT state, count(*) FROM orders GROUP BY state").fetchall())
-        attempts = int(c.execute("SELECT coalesce(sum(attempt), 0) FROM orders").fetchone()[0])
-        refused = int(c.execute("SELECT count(*) FROM refusals").fetchone()[0])
-        split = dict(c.execute("SELECT oven_name, count(*) FROM ledger GROUP BY oven_name ORDER BY 1").fetchall())
-    assert (total, distinct) == (n, n), f"ledger rows (all, distinct orders) {(total, distinct)}, expected {n}"
-    assert states.get("done", 0) == n and not states.get("queued") and not states.get("cooking"), states
-    return {"ledger_rows": int(total), "first_at": float(first), "last_at": float(last),
-            "recooks": attempts - n, "refused": refused, "per_oven": list(split.values())}
-
-
 # -- 1 and 4: `kitchen run` itself ---------------------------------------------------------------------------------
 
 
 def _run_cmd(ini: Path, ovens: int, prefetch: int, level: str, burst: bool) -> list[str]:
-    cmd = [*_kitchen_argv(), "--config", str(ini), "run", "--ovens", str(ovens), "--prefetch", str(prefetch),
+    cmd = [*kitchen_argv(), "--config", str(ini), "run", "--ovens", str(ovens), "--prefetch", str(prefetch),
            "--recipes", "bench.recipes_bench", "--name", "oven"]
     cmd += ["--burst"] if burst else []
     return cmd + (["--log-level", level] if level != "info" else [])
@@ -180,8 +109,8 @@ def kitchen_run(n: int, ovens: int, prefetch: int, level: str) -> dict[str, Any]
     """Spawn ``kitchen run --burst`` on N queued orders; time spawn -> last completion (and -> exit)."""
     with fresh_schema() as schema, tempfile.TemporaryDirectory(prefix="kb-pg-") as tmp:
         d = Path(tmp)
-        url = _kitchen_url(schema)
-        _fill(url, _orders(n, None)).close()
+        url = kitchen_url(schema)
+        fill_queue(url, queue_orders(n, None)).close()
         ini = d / "kitchen.ini"
         ini.write_text("[kitchen]\n")  # every setting at its default, whatever ./kitchen.ini says
         env = child_env()
@@ -195,7 +124,7 @@ def kitchen_run(n: int, ovens: int, prefetch: int, level: str) -> dict[str, Any]
         cpu = children_cpu() - cpu_before
         if r.returncode != 0:
             raise RuntimeError(f"kitchen run exited {r.returncode}: {(d / 'ovens.log').read_text()[-2000:]}")
-        check = _check(schema, n)
+        check = check_drain(schema, n)
         all_cooking = _all_cooking_rate(schema, n)
         time.sleep(0.2)  # backends flush their statistics as they exit
         dl_after, load_after = deadlocks(), load1()
@@ -217,8 +146,8 @@ def kitchen_scale(m: int, ovens: int) -> dict[str, Any]:
 
     with fresh_schema() as schema, tempfile.TemporaryDirectory(prefix="kb-pg-") as tmp:
         d = Path(tmp)
-        url = _kitchen_url(schema)
-        k = _fill(url, [])
+        url = kitchen_url(schema)
+        k = fill_queue(url, [])
         ini = d / "kitchen.ini"
         ini.write_text("[kitchen]\n")
         env = child_env()
@@ -233,7 +162,7 @@ def kitchen_scale(m: int, ovens: int) -> dict[str, Any]:
                     raise RuntimeError(f"ovens did not start: {(d / 'ovens.log').read_text()[-2000:]}")
                 time.sleep(0.1)
             time.sleep(0.5)  # the ring settles (every join moves buckets)
-            orders = _orders(m, WORK_MS)
+            orders = queue_orders(m, WORK_MS)
             load_before, dl_before = load1(), deadlocks()
             t0 = time.time()
             for i in range(0, m, FILL_BATCH):
@@ -254,217 +183,12 @@ def kitchen_scale(m: int, ovens: int) -> dict[str, Any]:
                 proc.wait()
             log.close()
             k.close()
-        check = _check(schema, m)
+        check = check_drain(schema, m)
         time.sleep(0.2)
         dl_after = deadlocks()
     first, last = check.pop("first_at"), check.pop("last_at")
     return {"rate": m / (last - t0), "steady": (m - 1) / (last - first) if last > first else float("nan"),
             "deadlocks": dl_after - dl_before, "load": (load_before, load_after), **check}
-
-
-# -- 2: the floor ----------------------------------------------------------------------------------------------------
-
-
-def _floor_statements() -> Any:
-    """kitchen's PostgreSQL statements, as its store compiles them (POSTGRES_TEXT over the shared text)."""
-    from kitchen.store.dialect import named_to_pyformat
-    from kitchen.store.postgres import POSTGRES_TEXT
-    from kitchen.store.sql import Statements
-
-    return Statements.build(named_to_pyformat, POSTGRES_TEXT)
-
-
-def _noop(_payload: Any) -> None:
-    return None
-
-
-def _floor_proc(schema: str, oven: int, name: str, prefetch: int, lease: float, ready, go, out) -> None:
-    import psycopg
-
-    st = _floor_statements()
-    con = psycopg.connect(SERVER, options=_pg_options(schema))
-    cur = con.cursor()
-    ready.put(name)
-    go.wait()
-    in_hand: list[tuple] = []
-    done = 0
-    while True:
-        now = time.time()
-        for row in in_hand:  # ORDER_COLUMNS: id, recipe, customer, payload, priority, bucket, attempt, fence, key
-            params = {"now": now, "result": None, "id": row[0], "oven": oven, "fence": row[7], "name": name}
-            cur.execute(st.complete, params)
-            if cur.rowcount == 1:
-                cur.execute(st.ledger, params)
-                done += 1
-        claim = {"oven": oven, "lease_until": now + lease, "now": now, "limit": prefetch}
-        cur.execute(st.claim, claim)
-        rows = cur.fetchall()
-        if not rows:
-            cur.execute(st.steal, claim)
-            rows = [r[:-1] for r in cur.fetchall()]
-        con.commit()
-        if not rows:
-            break
-        for row in rows:
-            _noop(row[3])
-        in_hand = rows
-    t_done = time.perf_counter()
-    con.close()
-    out.put((name, done, t_done))
-
-
-def floor_drain(n: int, procs: int, prefetch: int) -> dict[str, Any]:
-    with fresh_schema() as schema:
-        k = _fill(_kitchen_url(schema), _orders(n, None))
-        ovens = [k.join(f"floor-{i}").id for i in range(1, procs + 1)]  # the ring splits the buckets
-        lease = k.settings.lease
-        k.close()
-        # fork where there is one: the floor processes start without importing everything again (the parent
-        # holds no open connection here); the timing starts only once they are all connected anyway.
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        ready, go, out = ctx.Queue(), ctx.Event(), ctx.Queue()
-        ps = [ctx.Process(target=_floor_proc, args=(schema, oven, f"floor-{i}", prefetch, lease, ready, go, out))
-              for i, oven in enumerate(ovens, 1)]
-        for p in ps:
-            p.start()
-        for _ in ps:
-            ready.get(timeout=120)
-        load_before, cpu_before = load1(), children_cpu()
-        t0 = time.perf_counter()
-        go.set()
-        results = [out.get(timeout=600) for _ in ps]
-        elapsed = max(r[2] for r in results) - t0
-        for p in ps:
-            p.join(timeout=30)
-        load_after, cpu = load1(), children_cpu() - cpu_before
-        check = _check(schema, n)
-    assert sum(r[1] for r in results) == n, results
-    check.pop("first_at"), check.pop("last_at")
-    return {"rate": n / elapsed, "seconds": elapsed, "load": (load_before, load_after),
-            "cpu_ms_per_order": 1000 * cpu / n, **check}
-
-
-# -- 3: peers --------------------------------------------------------------------------------------------------------
-
-
-def procrastinate_drain(n: int) -> dict[str, Any]:
-    import asyncio
-
-    import procrastinate
-
-    with fresh_schema() as schema:
-        conninfo = f"{SERVER}{'&' if '?' in SERVER else '?'}options=-csearch_path%3D{schema}"
-        app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
-        counter = {"n": 0, "last": 0.0}
-
-        @app.task(name="noop")
-        def noop() -> None:
-            counter["n"] += 1
-            counter["last"] = time.perf_counter()
-
-        async def main() -> tuple[float, float, tuple[float, float], float]:
-            async with app.open_async():
-                await app.schema_manager.apply_schema_async()
-                for i in range(0, n, 500):
-                    await asyncio.gather(*(noop.defer_async() for _ in range(i, min(n, i + 500))))
-                load_before, cpu0 = load1(), time.process_time()
-                start = time.perf_counter()
-                await app.run_worker_async(wait=False, concurrency=1, install_signal_handlers=False,
-                                           delete_jobs="never")
-                return start, time.perf_counter(), (load_before, load1()), time.process_time() - cpu0
-
-        start, end, load, cpu = asyncio.run(main())
-    assert counter["n"] == n, counter
-    return {"rate": n / (counter["last"] - start), "seconds": counter["last"] - start, "exit_s": end - start,
-            "load": load, "cpu_ms_per_order": 1000 * cpu / n}
-
-
-def pgqueuer_drain(n: int, batch: int = 10) -> dict[str, Any]:
-    """pgqueuer's drain with ``batch`` jobs dequeued per round trip (its default 10; 1 to compare with
-    kitchen at prefetch 1)."""
-    import asyncio
-
-    import psycopg
-    from pgqueuer import PsycopgDriver, Queries, QueueManager
-    from pgqueuer.types import QueueExecutionMode
-
-    with fresh_schema() as schema:
-        counter = {"n": 0, "last": 0.0}
-
-        async def main() -> tuple[float, float, tuple[float, float], int, float]:
-            conn = await psycopg.AsyncConnection.connect(SERVER, autocommit=True, options=f"-c search_path={schema}")
-            queries = Queries(PsycopgDriver(conn))
-            await queries.install()
-            for i in range(0, n, 1000):
-                k = min(n, i + 1000) - i
-                await queries.enqueue(["noop"] * k, [None] * k, [0] * k)
-            qm = QueueManager(queries)
-
-            @qm.entrypoint("noop")
-            async def noop(job: Any) -> None:
-                counter["n"] += 1
-                counter["last"] = time.perf_counter()
-
-            load_before, cpu0 = load1(), time.process_time()
-            start = time.perf_counter()
-            await qm.run(mode=QueueExecutionMode.drain, batch_size=batch)
-            end, cpu = time.perf_counter(), time.process_time() - cpu0
-            load = (load_before, load1())
-            cur = await conn.execute("SELECT count(*) FROM pgqueuer")
-            left = int((await cur.fetchone())[0])
-            await conn.close()
-            return start, end, load, left, cpu
-
-        start, end, load, left, cpu = asyncio.run(main())
-    assert counter["n"] == n and left == 0, (counter, left)
-    return {"rate": n / (counter["last"] - start), "seconds": counter["last"] - start, "exit_s": end - start,
-            "load": load, "cpu_ms_per_order": 1000 * cpu / n}
-
-
-def pq_drain(n: int) -> dict[str, Any]:
-    import psycopg2
-    from pq import PQ
-
-    with fresh_schema() as schema:
-        conn = psycopg2.connect(SERVER, options=f"-c search_path={schema}")
-        manager = PQ(conn)
-        manager.create()
-        queue = manager["bench"]
-        for i in range(0, n, 500):
-            with queue:  # one transaction per 500 puts (pq's own savepoint per put)
-                for j in range(i, min(n, i + 500)):
-                    queue.put({"i": j})
-        got = 0
-        load_before, cpu0 = load1(), time.process_time()
-        start = time.perf_counter()
-        while True:
-            with queue:  # the job is taken in the transaction that processes it (pq's transactional use)
-                job = queue.get(block=False)
-                if job is None:
-                    break
-                _noop(job.data)
-                got += 1
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
-        load = (load_before, load1())
-        left = len(queue)
-        conn.close()
-    assert got == n and left == 0, (got, left)
-    return {"rate": n / elapsed, "seconds": elapsed, "load": load, "cpu_ms_per_order": 1000 * cpu / n}
-
-
-# name -> (module, what the table calls it, drain): like with like, pgqueuer at batch 1 beside its default 10.
-PEERS: dict[str, tuple[str, str, Callable[[int], dict[str, Any]]]] = {
-    "procrastinate": ("procrastinate", "procrastinate", procrastinate_drain),
-    "pgqueuer": ("pgqueuer", "pgqueuer (its default batch of 10)", pgqueuer_drain),
-    "pgqueuer-b1": ("pgqueuer", "pgqueuer, batch 1", lambda n: pgqueuer_drain(n, batch=1)),
-    "pq": ("pq", "pq", pq_drain),
-}
-
-
-def _installed(module: str) -> bool:
-    from importlib.util import find_spec
-
-    return find_spec(module) is not None
 
 
 # -- the harness ---------------------------------------------------------------------------------------------------
@@ -595,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, k) is not None:
             size[k] = getattr(args, k)
     n, scale_n, repeats = size["n"], size["scale_n"], size["repeats"]
-    peers = [name for name in PEERS if _installed(PEERS[name][0])]
+    peers = [name for name in PEERS if installed(PEERS[name][0])]
     skipped = [name for name in PEERS if name not in peers]
     jobs = plan(n, scale_n, peers)
     if args.only:
@@ -633,3 +357,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -97,3 +97,24 @@ def test_smoke_run_prints_every_workload(tmp_path: Path) -> None:
 
     assert (tmp_path / "smoke.json").is_file()
     assert not list(tmp_path.glob("*/")), "the runs' fresh database directories were left behind"
+
+
+@pytest.mark.processes
+@pytest.mark.slow
+def test_the_postgresql_bench_runs_each_kind_of_figure(tmp_path: Path) -> None:
+    """``python -m bench.postgres`` at a tiny size, one configuration of each kind: ``kitchen run`` itself, the
+    floor, scale-out, and a peer if one is installed; each verified inside the harness (every order done once)."""
+    only = "run/1/1/warning,run/2/32/info,floor/1/1,floor/2/32,scale/1,peer/pq"
+    out = subprocess.run([sys.executable, "-m", "bench.postgres", "--n", "60", "--scale-n", "40", "--repeats", "1",
+                          "--only", only, "--json", str(tmp_path / "pg.json")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, f"python -m bench.postgres exited {out.returncode}:\n{out.stderr[-4000:]}"
+    import json
+
+    report = json.loads((tmp_path / "pg.json").read_text())
+    runs = report["runs"]
+    for key in ("run/1/1/warning", "run/2/32/info", "floor/1/1", "floor/2/32", "scale/1"):
+        assert runs.get(key) and runs[key][0]["rate"] > 0, (key, runs.get(key))
+    assert runs["run/2/32/info"][0]["deadlocks"] == 0
+    if find_spec("pq") is not None:
+        assert runs["peer/pq"][0]["rate"] > 0
