@@ -18,6 +18,7 @@ import os
 import queue
 import re
 import sys
+import threading
 from logging.handlers import QueueHandler, QueueListener
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -72,16 +73,31 @@ class _Handoff(QueueHandler):
 
 
 class LogWriter:
-    """The writer thread behind the queue; ``stop`` writes out what is queued (once)."""
+    """The writer thread behind the queue; ``stop`` writes out what is queued, whichever thread asks.
 
-    def __init__(self, listener: QueueListener) -> None:
+    A hard stop exits with ``os._exit`` from the watchdog thread while the main thread, its loop ended by that
+    same stop, may be stopping the writer too: a second ``stop`` that returned at once let the process end
+    before the writer thread had written the oven's last lines ("ran over its limit", "handing its orders
+    back"). So every ``stop`` waits for the first to finish, then writes any record queued after it itself.
+    """
+
+    def __init__(self, listener: QueueListener, records: queue.SimpleQueue[logging.LogRecord]) -> None:
         self._listener = listener
+        self._records = records
         self._running = True
+        self._lock = threading.Lock()
 
     def stop(self) -> None:
-        if self._running:
-            self._running = False
-            self._listener.stop()
+        with self._lock:
+            if self._running:
+                self._running = False
+                self._listener.stop()
+            while True:
+                try:
+                    record = self._records.get_nowait()
+                except queue.Empty:
+                    return
+                self._listener.handle(record)
 
 
 def install(level: str, as_json: bool) -> LogWriter | None:
@@ -97,7 +113,7 @@ def install(level: str, as_json: bool) -> LogWriter | None:
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     listener = QueueListener(records, handler)
     listener.start()
-    writer = LogWriter(listener)
+    writer = LogWriter(listener, records)
     root.addHandler(_Handoff(records))
     root.setLevel(level.upper())
     atexit.register(writer.stop)

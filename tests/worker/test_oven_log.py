@@ -134,6 +134,24 @@ def test_kitchen_adds_a_handler_only_when_the_application_has_none(bare_root: lo
         logs.stop(writer)  # idempotent
 
 
+def test_a_line_logged_after_the_writer_stopped_is_written_by_the_next_stop(
+        bare_root: logging.Logger, capsys: pytest.CaptureFixture[str]) -> None:
+    """A hard stop: the main thread's loop ends and it stops the writer; the watchdog thread then logs why it
+    is handing the orders back and stops the writer again before ``os._exit``. Those last lines must be written
+    (CI's chaos run lost an oven's "ran over its limit" line this way)."""
+    bare_root.handlers[:] = []
+    writer = logs.install("info", as_json=False)
+    log = logging.getLogger("kitchen.oven")
+    try:
+        log.info("oven-1 cooking")
+        logs.stop(writer)  # the main thread, its loop ended
+        log.warning("oven-1: order 7 ran over its 0.5s limit; failing it and exiting")  # the watchdog, after
+    finally:
+        logs.stop(writer)  # the hard stop's own flush, just before os._exit
+    err = capsys.readouterr().err
+    assert "oven-1 cooking" in err and "order 7 ran over its 0.5s limit" in err
+
+
 @pytest.mark.processes
 def test_a_real_oven_logs_json_fields_and_tracebacks(tmp_path) -> None:
     shop = Shop(tmp_path)
