@@ -21,7 +21,8 @@ THROUGHPUT_WINDOW = 60  # seconds shown by the sparkline, one bar per second
 THROUGHPUT_CAP = 5000  # newest ledger rows looked at; beyond ~80 orders/s the oldest bars undercount
 LEDGER_ROWS = 24
 RECENT_ORDERS = 12
-EVENT_BATCH = 60
+EVENT_BATCH = 2000  # events since the last refresh, at most: a burst of retries or steals must not hide the
+# dead oven or the bucket move that the tour is waiting for (the events pane keeps only its newest lines)
 
 
 @dataclass
