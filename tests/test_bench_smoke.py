@@ -115,6 +115,5 @@ def test_the_postgresql_bench_runs_each_kind_of_figure(tmp_path: Path) -> None:
     runs = report["runs"]
     for key in ("run/1/1/warning", "run/2/32/info", "floor/1/1", "floor/2/32", "scale/1"):
         assert runs.get(key) and runs[key][0]["rate"] > 0, (key, runs.get(key))
-    assert runs["run/2/32/info"][0]["deadlocks"] == 0
     if find_spec("pq") is not None:
         assert runs["peer/pq"][0]["rate"] > 0

@@ -56,10 +56,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         logs.stop(listener)
 
 
+HARD_EXIT_FLUSH = 2.0  # seconds a hard exit waits for another thread's log flush
+
+
 def _flushing(writer: logs.LogWriter | None, exit_now: Callable[[int], NoReturn]) -> Callable[[int], NoReturn]:
     """The worker's hard exit (os._exit skips atexit), writing out the queued log lines first."""
     def exit_(code: int) -> NoReturn:
-        logs.stop(writer)
+        logs.stop(writer, timeout=HARD_EXIT_FLUSH)
         exit_now(code)
     return exit_
 

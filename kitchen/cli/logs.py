@@ -87,8 +87,12 @@ class LogWriter:
         self._running = True
         self._lock = threading.Lock()
 
-    def stop(self) -> None:
-        with self._lock:
+    def stop(self, timeout: float | None = None) -> None:
+        """``timeout``: at most this long for another thread's stop (a hard stop must still exit if the
+        writer is stuck on a full pipe or a paused terminal)."""
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            return
+        try:
             if self._running:
                 self._running = False
                 self._listener.stop()
@@ -98,6 +102,8 @@ class LogWriter:
                 except queue.Empty:
                     return
                 self._listener.handle(record)
+        finally:
+            self._lock.release()
 
 
 def install(level: str, as_json: bool) -> LogWriter | None:
@@ -120,7 +126,7 @@ def install(level: str, as_json: bool) -> LogWriter | None:
     return writer
 
 
-def stop(writer: LogWriter | None) -> None:
+def stop(writer: LogWriter | None, timeout: float | None = None) -> None:
     """Write out what is queued and stop the writer thread (idempotent; None: nothing to do)."""
     if writer is not None:
-        writer.stop()
+        writer.stop(timeout)

@@ -22,31 +22,41 @@ class Deadline:
 
     A thread waiting for a lock when its process is stopped finds, once continued, that its whole deadline went
     by while it stood still; it would give up at once and report "stayed locked by another process" about a
-    lock it never got the chance to try. So every step of the wait goes through ``pause``/``waited``: a step
-    that took more than ``slack`` seconds longer than asked moves the deadline on by the excess.
+    lock it never got the chance to try. So each look at the deadline notices a gap since the last look: one
+    longer than the wait the caller announced (``allow``, ``pause``) by more than ``slack`` seconds was time
+    stopped, and moves the deadline on.
     """
 
     def __init__(self, seconds: float, slack: float = 0.5, monotonic: Clock = time.monotonic) -> None:
         self._monotonic = monotonic
-        self._at = monotonic() + seconds
+        self._seen = monotonic()
+        self._at = self._seen + seconds
+        self._allowed = 0.0
         self.slack = slack
 
-    def left(self) -> float:
-        return max(self._at - self._monotonic(), 0.0)
-
-    def expired(self) -> bool:
-        return self._monotonic() >= self._at
-
-    def waited(self, asked: float, began: float) -> None:
-        """A step that began at ``began`` (monotonic) and was asked to take ``asked`` seconds has ended."""
-        over = self._monotonic() - began - asked
+    def _look(self) -> float:
+        now = self._monotonic()
+        over = now - self._seen - self._allowed
         if over > self.slack:
             self._at += over
+        self._seen, self._allowed = now, 0.0
+        return now
+
+    def left(self) -> float:
+        now = self._look()  # first: a look may move the deadline on
+        return max(self._at - now, 0.0)
+
+    def expired(self) -> bool:
+        return self._look() >= self._at
+
+    def allow(self, seconds: float) -> None:
+        """The caller is about to wait up to ``seconds`` (a lock's timeout): that much is not a gap."""
+        self._look()
+        self._allowed = seconds
 
     def pause(self, seconds: float) -> None:
-        began = self._monotonic()
+        self.allow(seconds)
         pause(seconds)
-        self.waited(seconds, began)
 
 
 system_clock: Clock = time.time

@@ -398,8 +398,11 @@ class Worker:
 
     def _watch_loop(self) -> None:
         """Until the main loop has finished: a recipe may still be running long after the stop was asked."""
+        failed_at = float("-inf")
         while not self.finished.wait(0.05):
             try:
                 self.watch()
             except Exception:  # a dead watchdog would leave the oven deaf to signals and to overruns
-                log.exception("%s: watchdog step failed; carrying on", self.name)
+                if time.monotonic() - failed_at > 10:  # a failing step says so every 10 s, not every 50 ms
+                    log.exception("%s: watchdog step failed; carrying on", self.name)
+                    failed_at = time.monotonic()

@@ -48,6 +48,7 @@ class Kitchen:
         # The clock that judges heartbeats, leases and retry times: injected (tests), else the engine's
         # shared one (SQLite: this machine's boot clock; PostgreSQL: the server's), never a process's wall clock.
         self.clock: Clock = clock or store.dialect.shared_clock(store) or system_clock
+        self._own_clock = clock is None  # a clock the caller passed in is the caller's to close
         self._ctx = Ctx(store, settings, self.buckets)
 
     @classmethod
@@ -79,7 +80,7 @@ class Kitchen:
     def close(self) -> None:
         self.store.close()
         close_clock = getattr(self.clock, "close", None)  # PostgreSQL's server clock reads on a connection of its own
-        if close_clock is not None:
+        if self._own_clock and close_clock is not None:
             close_clock()
 
     def release_thread(self) -> None:

@@ -89,10 +89,9 @@ class WriteGate:
         """The thread lock, in steps short enough to notice a stop of this process."""
         while True:
             step = min(deadline.left(), STEP)
-            began = time.monotonic()
+            deadline.allow(step)
             if self._lock.acquire(timeout=step):
                 return True
-            deadline.waited(step, began)
             if deadline.expired():
                 return False
 

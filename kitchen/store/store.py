@@ -61,6 +61,8 @@ class CommitUnknown(Exception):
         self.value = value
 
 
+STOPPED_SLACK = 0.5  # seconds an attempt may overrun retry_for before its excess counts as this process stopped
+
 DIALECTS: dict[str, type[Dialect]] = {"sqlite": SqliteDialect, "postgresql": PostgresDialect}
 
 
@@ -206,6 +208,8 @@ class Store:
         delay = 0.002
         error: BaseException
         while True:
+            if deadline is not None:  # an attempt may wait on a lock as long as retry_for: that is not a stop
+                deadline.allow(self.retry_for)
             try:
                 return attempt()
             except KitchenError:
@@ -222,7 +226,11 @@ class Store:
                     raise self.translate(exc) from None
             now = time.monotonic()
             if deadline is None:
-                deadline = Deadline(self.retry_for - (now - start))
+                # No lock wait inside an attempt outlasts retry_for (the gate's and the engines' own timeouts end
+                # sooner): an attempt that took longer was stopped or starved, which is not the lock's doing.
+                spent = now - start
+                stopped = spent > self.retry_for + STOPPED_SLACK
+                deadline = Deadline(self.retry_for if stopped else self.retry_for - spent)
             if deadline.expired() or (kind is ErrorKind.DISCONNECTED and unreachable_for is not None
                                    and now - start >= unreachable_for):
                 raise self.translate(error) from None

@@ -52,13 +52,17 @@ def test_a_writer_gives_up_at_its_deadline_while_a_heartbeat_is_queued(tmp_path:
 def test_a_deadline_does_not_count_a_stop_of_its_own_process() -> None:
     now = [100.0]
     deadline = Deadline(1.0, monotonic=lambda: now[0])
-    now[0] += 0.3
-    deadline.waited(0.25, 100.0)  # an ordinary step, a little late: counted
+    now[0] += 0.3  # ordinary time between two looks: counted
     assert 0.69 < deadline.left() < 0.71
-    began = now[0]
-    now[0] += 5.0  # a step of 0.05 s that took 5 s: the process was stopped; only the 0.05 s counts
-    deadline.waited(0.05, began)
+    deadline.allow(0.05)
+    now[0] += 5.0  # a wait announced as 0.05 s took 5 s: the process was stopped; only the 0.05 s counts
     assert not deadline.expired() and 0.64 < deadline.left() < 0.66
+    now[0] += 3.0  # stopped between two looks, in no announced wait: not counted either
+    assert 0.64 < deadline.left() < 0.66
+    for _ in range(7):  # then the rest of the time passes, in the short steps of a running process
+        now[0] += 0.1
+        deadline.expired()
+    assert deadline.expired()
 
 
 WAITER = """
