@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -62,6 +63,20 @@ class Heart:
         self._ready.set()
         while not self.done.wait(self.kitchen.settings.heartbeat_interval):
             self.beat()
+
+
+def watch_until(finished: threading.Event, watch: Callable[[], None], name: str) -> None:
+    """The watchdog thread's loop, every 50 ms until the oven's loop has finished (a recipe may still run long
+    after a stop was asked). A step that raises is logged (every 10 s at most) and the loop carries on: a dead
+    watchdog would leave the oven deaf to signals and to overruns."""
+    failed_at = float("-inf")
+    while not finished.wait(0.05):
+        try:
+            watch()
+        except Exception:
+            if time.monotonic() - failed_at > 10:
+                log.exception("%s: watchdog step failed; carrying on", name)
+                failed_at = time.monotonic()
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from kitchen.core.errors import KitchenError, OvenLost
 from kitchen.protocol import Kitchen, Oven
 from kitchen.store import ChangeWaiter
 
-from .heart import started
+from .heart import started, watch_until
 from .oven_log import OvenLog
 from .recipes import Menu
 from .worker import EXIT_HARD_STOP, HARD_STOP, Worker
@@ -301,7 +301,8 @@ class Slots:
                 signal.signal(sig, self._on_signal)
         try:
             with started(self.kitchen, self.name, self.events, self.menu, self._own_id, self.beat, self.start):
-                threading.Thread(target=self._watch_loop, name="watchdog", daemon=True).start()
+                threading.Thread(target=watch_until, args=(self.finished, self.watch, self.name), name="watchdog",
+                                 daemon=True).start()
                 threads = [threading.Thread(target=self._cook_on, args=(slot,), name=f"slot-{slot.index}",
                                             daemon=True) for slot in self.slots]
                 try:
@@ -338,13 +339,3 @@ class Slots:
             except KitchenError as exc:
                 log.warning("%s could not leave cleanly: %s (the reaper will recover its work)", self.name, exc)
         self.doorbell.close()
-
-    def _watch_loop(self) -> None:
-        failed_at = float("-inf")
-        while not self.finished.wait(0.05):
-            try:
-                self.watch()
-            except Exception:  # a dead watchdog would leave the oven deaf to signals and to overruns
-                if time.monotonic() - failed_at > 10:  # a failing step says so every 10 s, not every 50 ms
-                    log.exception("%s: watchdog step failed; carrying on", self.name)
-                    failed_at = time.monotonic()

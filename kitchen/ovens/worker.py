@@ -21,7 +21,7 @@ from kitchen.core.orders import Order
 from kitchen.protocol import Kitchen, Oven, result_json
 
 from . import failure
-from .heart import started
+from .heart import started, watch_until
 from .horse import Horse
 from .oven_log import OvenLog
 from .recipes import Cancelled, Cooking, Interrupted, Menu, Recipe, RecipeOptions
@@ -352,7 +352,8 @@ class Worker:
                 signal.signal(sig, self._on_signal)
         try:
             with started(self.kitchen, self.name, self.events, self.menu, self._own_id, self.beat, self.start):
-                threading.Thread(target=self._watch_loop, name="watchdog", daemon=True).start()
+                threading.Thread(target=watch_until, args=(self.finished, self.watch, self.name), name="watchdog",
+                                 daemon=True).start()
                 try:
                     self.loop()
                 finally:
@@ -395,14 +396,3 @@ class Worker:
 
     def _own_id(self) -> int | None:
         return self.oven.id if self.oven is not None and not self.lost else None
-
-    def _watch_loop(self) -> None:
-        """Until the main loop has finished: a recipe may still be running long after the stop was asked."""
-        failed_at = float("-inf")
-        while not self.finished.wait(0.05):
-            try:
-                self.watch()
-            except Exception:  # a dead watchdog would leave the oven deaf to signals and to overruns
-                if time.monotonic() - failed_at > 10:  # a failing step says so every 10 s, not every 50 ms
-                    log.exception("%s: watchdog step failed; carrying on", self.name)
-                    failed_at = time.monotonic()

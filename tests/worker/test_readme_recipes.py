@@ -30,6 +30,21 @@ def blocks() -> dict[str, str]:
     return out
 
 
+def run_beside_an_oven(tmp_path: Path, url: str, script: str) -> subprocess.CompletedProcess:
+    """``script`` (python code, cwd ``tmp_path`` with the README's tasks.py) run while a real ``kitchen run
+    --recipes tasks`` oven cooks on ``url``; the oven is stopped afterwards."""
+    (tmp_path / "tasks.py").write_text(blocks()["tasks.py"])
+    kitchen = Path(sys.executable).with_name("kitchen")
+    oven = subprocess.Popen([str(kitchen), "--db", url, "run", "--recipes", "tasks", "--log-level", "warning"],
+                            cwd=tmp_path, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        return subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, env=child_env(tmp_path))
+    finally:
+        oven.terminate()
+        oven.wait(30)
+
+
 def test_the_readme_user_test_passes_in_a_project_of_its_own(tmp_path: Path) -> None:
     code = blocks()
     (tmp_path / "tasks.py").write_text(code["tasks.py"])
@@ -42,19 +57,9 @@ def test_the_readme_user_test_passes_in_a_project_of_its_own(tmp_path: Path) -> 
 
 
 def test_the_readme_producer_lines_against_real_ovens(tmp_path: Path, backend_url: str) -> None:
-    code = blocks()
-    (tmp_path / "tasks.py").write_text(code["tasks.py"])
-    producer = next(v for v in code.values() if "from tasks import charge, soup" in v)
+    producer = next(v for v in blocks().values() if "from tasks import charge, soup" in v)
     producer = producer.replace("Kitchen.open()", f"Kitchen.open({backend_url!r})")
-    script = Path(sys.executable).with_name("kitchen")
-    oven = subprocess.Popen([str(script), "--db", backend_url, "run", "--recipes", "tasks", "--log-level", "warning"],
-                            cwd=tmp_path, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        run = subprocess.run([sys.executable, "-c", producer], cwd=tmp_path, capture_output=True, text=True,
-                             timeout=120, env=child_env(tmp_path))
-    finally:
-        oven.terminate()
-        oven.wait(30)
+    run = run_beside_an_oven(tmp_path, backend_url, producer)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.startswith("GiveUp: card refused Traceback (most recent call last):")
     with Kitchen.open(backend_url) as k:
@@ -77,16 +82,11 @@ def test_the_readme_transactional_enqueue_against_a_real_oven(tmp_path: Path, ba
     assert example.count('"postgresql://app@db.example/shop"') == 2, "the example's URLs changed: update this test"
     example = example.replace('Kitchen.open("postgresql://app@db.example/shop")', f"Kitchen.open({backend_url!r})")
     example = example.replace('psycopg.connect("postgresql://app@db.example/shop")', f"psycopg.connect({app_url!r})")
-    (tmp_path / "tasks.py").write_text(blocks()["tasks.py"])
     with psycopg.connect(PG_SERVER, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {app_schema}")
         admin.execute(f"CREATE TABLE {app_schema}.invoices (id serial PRIMARY KEY, customer text, total int)")
-    script = Path(sys.executable).with_name("kitchen")
-    oven = subprocess.Popen([str(script), "--db", backend_url, "run", "--recipes", "tasks", "--log-level", "warning"],
-                            cwd=tmp_path, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        run = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
-                             timeout=120, env=child_env(tmp_path))
+        run = run_beside_an_oven(tmp_path, backend_url, example)
         assert run.returncode == 0, run.stderr[-3000:]
         assert run.stdout.strip() == "{'bowls': 2, 'spicy': False}"
         with psycopg.connect(PG_SERVER) as admin:
@@ -94,7 +94,5 @@ def test_the_readme_transactional_enqueue_against_a_real_oven(tmp_path: Path, ba
         with Kitchen.open(backend_url) as k:
             assert k.ticket(1).state == "done" and k.ticket(1).customer == "ada"
     finally:
-        oven.terminate()
-        oven.wait(30)
         with psycopg.connect(PG_SERVER, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA IF EXISTS {app_schema} CASCADE")
