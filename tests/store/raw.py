@@ -7,10 +7,15 @@ against is what is on disk, not what today's code thinks is there. ``Db`` is one
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from kitchen.store import schema
 from tests.support.postgres import PG_SERVER
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -105,3 +110,13 @@ class Db:
     backend: str
     url: str
     raw: Raw
+
+
+@contextmanager
+def kitchen_at_version(monkeypatch: pytest.MonkeyPatch, version: int) -> Iterator[None]:
+    """Inside: kitchen opens and upgrades databases only as far as ``version`` (an earlier release's
+    migrations, run by the very same functions)."""
+    with monkeypatch.context() as m:
+        m.setattr(schema, "MIGRATIONS", tuple(step for step in schema.MIGRATIONS if step.version <= version))
+        m.setattr(schema, "SCHEMA_VERSION", version)
+        yield

@@ -14,6 +14,7 @@ import pytest
 
 from kitchen import FrozenClock, Kitchen
 from kitchen.store import schema
+from tests.store.raw import kitchen_at_version
 
 
 def opened(db: Any) -> Kitchen:
@@ -24,13 +25,10 @@ def opened(db: Any) -> Kitchen:
 @pytest.fixture
 def v3_db(old_db: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The fixture at version 3, with v3-era rows (a menu oven, a customer lane) added by v3 code."""
-    with monkeypatch.context() as m:
-        m.setattr(schema, "MIGRATIONS", tuple(step for step in schema.MIGRATIONS if step.version <= 3))
-        m.setattr(schema, "SCHEMA_VERSION", 3)
-        with opened(old_db) as k:
-            k.join("soup-only", ["soup"], host="v3-host", pid=9)
-            k.submit_many([{"recipe": "soup", "customer": "ada"}, {"recipe": "soup", "customer": "ada"},
-                           {"recipe": "stew"}])
+    with kitchen_at_version(monkeypatch, 3), opened(old_db) as k:
+        k.join("soup-only", ["soup"], host="v3-host", pid=9)
+        k.submit_many([{"recipe": "soup", "customer": "ada"}, {"recipe": "soup", "customer": "ada"},
+                       {"recipe": "stew"}])
     assert old_db.raw.meta()["schema_version"] == "3"
     assert "orders_waiting_recipe" in old_db.raw.indexes()
     return old_db

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from kitchen import FrozenClock, Kitchen, OrderCancelled
-from kitchen.store import SCHEMA_VERSION, schema
+from kitchen.store import SCHEMA_VERSION
+from tests.store.raw import kitchen_at_version
 
 V5_COLUMNS = {("orders", "traceback"), ("orders", "cancel_at"), ("tally", "cancelled")}
 ORDER_KEEPS = "SELECT id, state, recipe, payload, attempt, fence, result, error FROM orders ORDER BY id"
@@ -47,11 +48,8 @@ def test_v5_adds_the_columns_and_keeps_every_order(old_db: Any) -> None:
 
 def test_a_version_3_database_skips_to_5_and_cancels_work(old_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     raw = old_db.raw
-    with monkeypatch.context() as m:  # the release before this change: migrations up to 3
-        m.setattr(schema, "MIGRATIONS", tuple(s for s in schema.MIGRATIONS if s.version <= 3))
-        m.setattr(schema, "SCHEMA_VERSION", 3)
-        with opened(old_db):
-            pass
+    with kitchen_at_version(monkeypatch, 3), opened(old_db):  # the release before this change: migrations up to 3
+        pass
     assert raw.meta()["schema_version"] == "3" and not columns(old_db) & V5_COLUMNS
     queued = raw.scalar("SELECT min(id) FROM orders WHERE state = 'queued'")
     queued_before = raw.scalar("SELECT count(*) FROM orders WHERE state = 'queued'")

@@ -13,7 +13,7 @@ import pytest
 
 from kitchen import FrozenClock, Kitchen
 from kitchen.store import SCHEMA_VERSION
-from kitchen.store import schema as schema_module
+from tests.store.raw import kitchen_at_version
 
 V6_INDEXES = {"dedup_tombstones_until", "orders_burnt_at", "events_order", "refusals_order"}
 DAY = 86400.0
@@ -59,11 +59,9 @@ def test_an_upgraded_database_purges_its_old_history_and_keeps_the_rest(old_db: 
 
 def test_a_version_3_database_upgrades_across_the_gap(make_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     db = make_db()
-    full = schema_module.MIGRATIONS
-    monkeypatch.setattr(schema_module, "MIGRATIONS", tuple(m for m in full if m.version <= 3))
-    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 3)
-    with Kitchen.open(db.url, clock=FrozenClock(1000.0)) as k:  # today's code may not cook on a v3 table:
-        first = k.submit("margherita")                             # the v3-era completion is written raw
+    # today's code may not cook on a v3 table: the v3-era completion is written raw
+    with kitchen_at_version(monkeypatch, 3), Kitchen.open(db.url, clock=FrozenClock(1000.0)) as k:
+        first = k.submit("margherita")
         k.join("oven-1")
     db.raw.execute("UPDATE orders SET dedup_key = 'k-1', state = 'done', attempt = 1, fence = 1, oven_id = 1,"
                    " started_at = 1000.0, finished_at = 1000.0 WHERE id = ?", first.number)
@@ -71,7 +69,6 @@ def test_a_version_3_database_upgrades_across_the_gap(make_db: Any, monkeypatch:
                    first.number)
     db.raw.execute("UPDATE tally SET done = done + 1 WHERE bucket = ?", first.bucket)
     assert db.raw.meta()["schema_version"] == "3" and not set(db.raw.indexes()) & V6_INDEXES
-    monkeypatch.undo()
     clock = FrozenClock(2000.0)
     with Kitchen.open(db.url, clock=clock, keep_done="1h", dedup_window="1h") as k:
         assert db.raw.meta()["schema_version"] == str(SCHEMA_VERSION)

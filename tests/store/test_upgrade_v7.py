@@ -10,8 +10,7 @@ import pytest
 
 from kitchen import FrozenClock, Kitchen
 from kitchen.store import SCHEMA_VERSION
-from kitchen.store import schema as schema_module
-from tests.store.raw import Db
+from tests.store.raw import Db, kitchen_at_version
 
 INBOX_COLUMNS = ["id", "bucket", "submitted", "duplicates"]
 
@@ -65,9 +64,7 @@ def test_v7_adds_an_empty_inbox_and_keeps_every_row_of_the_first_release(old_db:
 
 def test_a_version_6_database_upgrades_with_every_row(make_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     db = make_db()
-    with monkeypatch.context() as m:  # main before this change: migrations up to 6
-        m.setattr(schema_module, "MIGRATIONS", tuple(s for s in schema_module.MIGRATIONS if s.version <= 6))
-        m.setattr(schema_module, "SCHEMA_VERSION", 6)
+    with kitchen_at_version(monkeypatch, 6):  # main before this change: migrations up to 6
         clock = FrozenClock(1000.0)
         with Kitchen.open(db.url, clock=clock, heartbeat_timeout=5.0, keep_done="1h", dedup_window="1d") as k:
             first = k.submit("margherita", key="ada-1", priority=9)

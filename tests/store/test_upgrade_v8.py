@@ -10,8 +10,7 @@ import pytest
 
 from kitchen import FrozenClock, Kitchen
 from kitchen.store import SCHEMA_VERSION
-from kitchen.store import schema as schema_module
-from tests.store.raw import Db
+from tests.store.raw import Db, kitchen_at_version
 
 
 def every_row(db: Db) -> dict[str, list[tuple]]:
@@ -56,9 +55,7 @@ def test_v8_from_the_first_release_keeps_every_row(old_db: Db) -> None:
 
 def test_a_version_7_database_upgrades_with_every_row(make_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     db = make_db()
-    with monkeypatch.context() as m:  # main before this change: migrations up to 7
-        m.setattr(schema_module, "MIGRATIONS", tuple(s for s in schema_module.MIGRATIONS if s.version <= 7))
-        m.setattr(schema_module, "SCHEMA_VERSION", 7)
+    with kitchen_at_version(monkeypatch, 7):  # main before this change: migrations up to 7
         clock = FrozenClock(1000.0)
         with Kitchen.open(db.url, clock=clock, heartbeat_timeout=5.0) as k:
             k.submit("margherita", key="ada-1", priority=9)
