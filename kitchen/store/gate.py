@@ -40,33 +40,11 @@ class WriteGate:
     def acquire(self, timeout: float, urgent: bool = False) -> bool:
         """Take the gate within ``timeout`` seconds; False if another writer held it all that time (time this
         process spent stopped does not count: see ``Deadline``)."""
-        if not self._urgent and self._lock.acquire(blocking=False):  # the common case: nobody in this process waits
-            if self._fd is None:
-                return True
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                self._lock.release()
-            except OSError:
-                return True
-        deadline = Deadline(timeout)
-        if urgent:
-            with self._count:
-                self._urgent += 1
-            try:
-                taken = self._take_lock(deadline)
-            finally:
-                with self._count:
-                    self._urgent -= 1
-        else:
-            while self._urgent:  # a heartbeat of this process is queued: it goes first
-                if deadline.expired():
-                    return False
-                deadline.pause(0.0001)
-            taken = self._take_lock(deadline)
-        if not taken:
-            return False
+        deadline: Deadline | None = None  # made only once something has to be waited for (the common case: not)
+        if self._urgent or not self._lock.acquire(blocking=False):
+            deadline = Deadline(timeout)
+            if not self._wait_for_lock(deadline, urgent):
+                return False
         if self._fd is None:
             return True
         delay = 0.00002
@@ -79,11 +57,29 @@ class WriteGate:
                 pass
             except OSError:
                 return True
+            if deadline is None:
+                deadline = Deadline(timeout)
             if deadline.expired():
                 self._lock.release()
                 return False
             deadline.pause(delay)
             delay = min(delay * 1.5, 0.0001 if time.monotonic() < patient else 0.002)
+
+    def _wait_for_lock(self, deadline: Deadline, urgent: bool) -> bool:
+        """The thread lock, an urgent writer queued ahead of this process's other writers."""
+        if urgent:
+            with self._count:
+                self._urgent += 1
+            try:
+                return self._take_lock(deadline)
+            finally:
+                with self._count:
+                    self._urgent -= 1
+        while self._urgent:  # a heartbeat of this process is queued: it goes first
+            if deadline.expired():
+                return False
+            deadline.pause(0.0001)
+        return self._take_lock(deadline)
 
     def _take_lock(self, deadline: Deadline) -> bool:
         """The thread lock, in steps short enough to notice a stop of this process."""
