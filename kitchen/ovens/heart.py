@@ -1,4 +1,5 @@
-"""An oven process's start-up order: everything slow before the join, then a prompt first heartbeat.
+"""An oven process's start-up order (everything slow before the join, then a prompt first heartbeat) and its
+watchdog's loop.
 
 From its join on, a new oven must beat within ``heartbeat_timeout``. On a loaded machine a fresh process took
 seconds over APScheduler's set-up (time zone, trigger plugins, imports) and over starting its heartbeat thread
