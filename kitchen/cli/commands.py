@@ -10,12 +10,13 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from enum import Enum
 from typing import Any, NoReturn
 
 from kitchen.core import words
 from kitchen.core.config import Settings
-from kitchen.core.errors import OrderBurnt, OrderCancelled
+from kitchen.core.errors import KitchenError, OrderBurnt, OrderCancelled
 from kitchen.core.views import OvenView, RefusalRow, Snapshot
 from kitchen.protocol import Kitchen
 
@@ -70,44 +71,86 @@ def _flushing(writer: logs.LogWriter | None, exit_now: Callable[[int], NoReturn]
 def _run(args: argparse.Namespace, settings: Settings, listener: logs.LogWriter | None) -> int:
     from kitchen.ovens.periodic import schedules
     from kitchen.ovens.recipes import build_menu
-    from kitchen.ovens.slots import Slots
-    from kitchen.ovens.worker import Worker
 
     modules = [m for m in settings.recipes.split() if m] + list(args.recipes)
     menu = build_menu(settings.menu, settings.burn_rate, modules)
     schedules(menu, settings.schedule)  # a bad every= / cron= / [schedule] line: one line before anything starts
+    if args.ovens > 1:
+        return _supervise(args, settings, menu, listener)
     with Kitchen.open(settings=settings) as kitchen:
         server = metrics.serve(kitchen, args.metrics_port) if args.metrics_port else None
         try:
-            concurrency = args.concurrency or settings.concurrency
-            if args.ovens == 1 and concurrency > 1:
-                slots = Slots(kitchen, args.name or f"oven-{os.getpid()}", menu, concurrency, burst=args.burst,
-                              prefetch=args.prefetch, parent_pid=args.parent)
-                slots.exit_now = _flushing(listener, slots.exit_now)
-                return slots.run()
-            if args.ovens == 1:
-                worker = Worker(kitchen, args.name or f"oven-{os.getpid()}", menu, burst=args.burst,
-                                prefetch=args.prefetch, parent_pid=args.parent)
-                worker.exit_now = _flushing(listener, worker.exit_now)
-                return worker.run()
-            return _supervise(args, settings)
+            return _cook(kitchen, args, menu, args.name or f"oven-{os.getpid()}", args.parent, listener)
         finally:
             if server is not None:
                 server.shutdown()
 
 
-def _supervise(args: argparse.Namespace, settings: Settings) -> int:
+def _cook(kitchen: Kitchen, args: argparse.Namespace, menu: Any, name: str, parent: int | None,
+          listener: logs.LogWriter | None) -> int:
+    """This process is one oven (on several slots with --concurrency) until it stops; its exit code."""
+    from kitchen.ovens.slots import Slots
+    from kitchen.ovens.worker import Worker
+
+    concurrency = args.concurrency or kitchen.settings.concurrency
+    oven: Slots | Worker
+    if concurrency > 1:
+        oven = Slots(kitchen, name, menu, concurrency, burst=args.burst, prefetch=args.prefetch, parent_pid=parent)
+    else:
+        oven = Worker(kitchen, name, menu, burst=args.burst, prefetch=args.prefetch, parent_pid=parent)
+    oven.exit_now = _flushing(listener, oven.exit_now)
+    return oven.run()
+
+
+def _supervise(args: argparse.Namespace, settings: Settings, menu: Any, listener: logs.LogWriter | None) -> int:
+    """``--ovens N``: forked ovens by default; exec'd ones with ``oven_start = exec``, where fork is missing,
+    or with --metrics-port (its server thread and connection must not be copied into a fork)."""
+    from kitchen.ovens.procs import fork_oven, spawn_oven
     from kitchen.ovens.supervisor import Supervisor
 
     base = args.name or f"oven-{os.getpid()}"
+    names = [f"{base}-{i}" for i in range(1, args.ovens + 1)]
+    restart = not args.no_restart
+    if settings.oven_start == "fork" and hasattr(os, "fork") and not args.metrics_port:
+        import kitchen.ovens.slots
+        import kitchen.ovens.worker  # imported once here, not again in every fork
+
+        with Kitchen.open(settings=settings):
+            pass  # checked (and upgraded) once, then closed: no child may inherit a connection
+        parent = os.getpid()
+        hold = listener.held if listener is not None else nullcontext
+
+        def fork(name: str) -> Any:
+            return fork_oven(lambda: _forked(args, settings, menu, name, parent), hold=hold)
+
+        return Supervisor(names, fork, restart=restart, burst=args.burst).run()
     extra = ["--log-level", args.log_level] + (["--log-json"] if args.log_json else [])
     extra += ["--burst"] if args.burst else []
     extra += ["--prefetch", str(args.prefetch)] if args.prefetch else []
     extra += ["--concurrency", str(args.concurrency)] if args.concurrency else []
     extra += ["--recipes", *args.recipes] if args.recipes else []
-    names = [f"{base}-{i}" for i in range(1, args.ovens + 1)]
-    return Supervisor(names, database=settings.database, config=args.config, extra=extra,
-                      restart=not args.no_restart, burst=args.burst).run()
+    with Kitchen.open(settings=settings) as kitchen:
+        server = metrics.serve(kitchen, args.metrics_port) if args.metrics_port else None
+        try:
+            return Supervisor(names, lambda name: spawn_oven(name, database=settings.database, config=args.config,
+                                                             extra=extra, inherit_output=True),
+                              restart=restart, burst=args.burst).run()
+        finally:
+            if server is not None:
+                server.shutdown()
+
+
+def _forked(args: argparse.Namespace, settings: Settings, menu: Any, name: str, parent: int) -> int:
+    """A forked oven's life: its own log writer, its own connection, one line for a kitchen error."""
+    listener = logs.after_fork(args.log_level, args.log_json)
+    try:
+        with Kitchen.open(settings=settings) as kitchen:
+            return _cook(kitchen, args, menu, name, parent, listener)
+    except KitchenError as exc:
+        print(logs.one_line(f"kitchen: error: {exc}"), file=sys.stderr)
+        return exc.exit_code
+    finally:
+        logs.stop(listener)
 
 
 def order(args: argparse.Namespace, kitchen: Kitchen) -> int:

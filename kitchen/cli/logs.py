@@ -12,6 +12,7 @@ slow terminal or pipe never holds up cooking. Kitchen adds its handler only when
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import queue
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from logging.handlers import QueueHandler, QueueListener
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -87,6 +89,15 @@ class LogWriter:
         self._running = True
         self._lock = threading.Lock()
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep the writer thread between two lines (a fork inside must not copy a half-held stream lock)."""
+        with contextlib.ExitStack() as stack:
+            for handler in self._listener.handlers:
+                handler.acquire()
+                stack.callback(handler.release)
+            yield
+
     def stop(self, timeout: float | None = None) -> None:
         """``timeout``: at most this long for another thread's stop (a hard stop must still exit if the
         writer is stuck on a full pipe or a paused terminal)."""
@@ -124,6 +135,15 @@ def install(level: str, as_json: bool) -> LogWriter | None:
     root.setLevel(level.upper())
     atexit.register(writer.stop)
     return writer
+
+
+def after_fork(level: str, as_json: bool) -> LogWriter | None:
+    """In a forked oven: the parent's writer thread is not here, so its queue would never be written; drop
+    that hand-off and install this process's own writer."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _Handoff)]:
+        root.removeHandler(handler)
+    return install(level, as_json)
 
 
 def stop(writer: LogWriter | None, timeout: float | None = None) -> None:

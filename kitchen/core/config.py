@@ -74,6 +74,7 @@ class Settings:
     busy_timeout: float = 5.0
     payload_limit: int = 65536
     ovens: int = 3
+    oven_start: str = "fork"
     recipes: str = ""
     keep_done: float = 7 * DAY
     keep_burnt: float = 30 * DAY
@@ -91,6 +92,8 @@ class Settings:
         """Refuse contradictory or out-of-range values with a message naming the key."""
         if self.durability not in ("normal", "full"):
             raise ConfigError(f"durability must be 'normal' or 'full', not {self.durability!r}")
+        if self.oven_start not in ("fork", "exec"):
+            raise ConfigError(f"oven_start must be 'fork' or 'exec', not {self.oven_start!r}")
         positive = ("heartbeat_interval", "heartbeat_timeout", "reap_interval", "lease", "speed",
                     "poll_interval", "busy_timeout", "backoff_base", "backoff_max")
         for name in positive:

@@ -1,5 +1,8 @@
 """``kitchen run --ovens N``: a supervisor process that starts N oven processes and restarts crashed ones.
 
+How a child starts is the caller's (``procs.fork_oven``, the default, or ``procs.spawn_oven``); the supervisor
+only watches pids.
+
 Children learn the supervisor's pid and leave when it is gone, so killing the supervisor (even with
 SIGKILL) leaves no orphan ovens. Signals are forwarded: the first drains every oven, the second stops now.
 """
@@ -9,34 +12,31 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kitchen.core.clock import pause
 
-from .procs import spawn_oven
+from .procs import Child
 
 log = logging.getLogger("kitchen.supervisor")
 RESTART_DELAY = 0.5
 
 
 class Supervisor:
-    def __init__(self, names: Sequence[str], *, database: str, config: str | None, extra: Sequence[str],
-                 restart: bool = True, burst: bool = False) -> None:
+    def __init__(self, names: Sequence[str], start: Callable[[str], Child], *, restart: bool = True,
+                 burst: bool = False) -> None:
+        """``start(name)`` starts one oven process (``procs.fork_oven`` or ``procs.spawn_oven``)."""
         self.names = list(names)
-        self.database = database
-        self.config = config
-        self.extra = list(extra)
+        self.start = start
         self.restart = restart and not burst
         self.burst = burst
-        self.children: dict[str, subprocess.Popen] = {}
+        self.children: dict[str, Child] = {}
         self.signals = 0
         self._forwarded = 0
 
     def _spawn(self, name: str) -> None:
-        self.children[name] = spawn_oven(name, database=self.database, config=self.config, extra=self.extra,
-                                         inherit_output=True)
+        self.children[name] = self.start(name)
         log.info("started %s (pid %d)", name, self.children[name].pid)
 
     def _on_signal(self, signum: int, frame: object) -> None:
@@ -74,7 +74,7 @@ class Supervisor:
         return 1 if failed else 0
 
 
-def _signal(child: subprocess.Popen, sig: int) -> None:
+def _signal(child: Child, sig: int) -> None:
     try:
         os.kill(child.pid, sig)
     except ProcessLookupError:

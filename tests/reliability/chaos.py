@@ -271,6 +271,9 @@ class Chaos:
         self.dir, self.plan, self.say = workdir, plan, say
         self.db = workdir / "kitchen.db"
         self.ini = write_ini(workdir / "kitchen.ini")
+        # The wide ovens are exec'd (a fresh interpreter each: a clock of their own, see OWN_STEP_FILE); the plain
+        # ones are forked by their supervisor, kitchen's default, and share the supervisor's clock.
+        self.exec_ini = write_ini(workdir / "exec.ini", oven_start="exec")
         self.log = workdir / "ovens.log"
         self.starts = workdir / "starts.log"  # one line per recipe start (chaos_recipes)
         self.ends = workdir / "ends.log"  # one line per recipe end
@@ -353,7 +356,7 @@ class Chaos:
             self.write_step(name)
 
     def step_one_clock(self) -> bool:
-        """Step one running, unfrozen oven's wall clock; False when none runs just now (try again later)."""
+        """Step one running, unfrozen exec'd oven's wall clock; False when none runs just now (try again later)."""
         running_names = sorted(name for pid, name in self.oven_pids().items() if pid not in self.frozen)
         if not running_names:
             return False
@@ -374,7 +377,8 @@ class Chaos:
         for name, n, extra in groups:
             if n < 1:
                 continue
-            cmd = [sys.executable, "-m", "kitchen", "--config", str(self.ini), "--db", str(self.db), "run",
+            ini = self.exec_ini if name == "wide" else self.ini
+            cmd = [sys.executable, "-m", "kitchen", "--config", str(ini), "--db", str(self.db), "run",
                    "--ovens", str(n), "--name", name, "--recipes", RECIPES, *extra,
                    "--log-level", "debug"]  # the per-order "done" lines counted below are DEBUG lines
             with open(self.log, "ab") as log:
@@ -392,14 +396,14 @@ class Chaos:
         return pids
 
     def oven_pids(self) -> dict[int, str]:
-        """Running oven pid -> its name (from its command line)."""
+        """Running exec'd oven pid -> its name (from its command line; a forked oven shows its supervisor's)."""
         out = {}
         for pid in self.ovens():
             try:
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"--name" in argv[:-1]:
+            if b"--parent" in argv and b"--name" in argv[:-1]:
                 out[pid] = argv[argv.index(b"--name") + 1].decode()
         return out
 

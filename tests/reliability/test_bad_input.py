@@ -69,6 +69,8 @@ CASES = [
          ini="buckets = 8\n"),
     Case("ini-bad-value", ("status",), "buckets must be a whole number, not 'eight'", 1,
          ini="[kitchen]\nbuckets = eight\n"),
+    Case("ini-bad-oven-start", ("run", "--ovens", "2"), "oven_start must be 'fork' or 'exec', not 'clone'", 1,
+         ini="[kitchen]\noven_start = clone\n"),
     Case("ini-unknown-key", ("status",), "warning: kitchen.ini: unknown setting 'bukets' in [kitchen] ignored", 0,
          ini="[kitchen]\nbukets = 8\n"),
     Case("ini-contradictory", ("status",), "heartbeat_timeout (2.0) must exceed heartbeat_interval (2.0)", 1,
