@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import sys
@@ -112,8 +113,8 @@ def _supervise(args: argparse.Namespace, settings: Settings, menu: Any, listener
     names = [f"{base}-{i}" for i in range(1, args.ovens + 1)]
     restart = not args.no_restart
     if settings.oven_start == "fork" and hasattr(os, "fork") and not args.metrics_port:
-        import kitchen.ovens.slots
-        import kitchen.ovens.worker  # imported once here, not again in every fork
+        for module in ("kitchen.ovens.slots", "kitchen.ovens.worker"):
+            importlib.import_module(module)  # once here, not again in every fork
 
         with Kitchen.open(settings=settings):
             pass  # checked (and upgraded) once, then closed: no child may inherit a connection
