@@ -17,6 +17,7 @@ import peewee
 
 from kitchen.core.errors import BadOrder
 
+from .gate import WriteGate
 from .url import Target
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ class Dialect(ABC):
         self.target = target
         self.durability = durability
         self.busy_timeout = busy_timeout
+        # A cross-process gate every writer of this process takes before BEGIN (SQLite: see WriteGate); None
+        # where the engine's own row locks hand writers over well.
+        self.gate: WriteGate | None = None
 
     # -- connections ------------------------------------------------------------------------------------
 
@@ -86,13 +90,6 @@ class Dialect(ABC):
     def after_fork(self) -> None:
         """Forget inherited handles (the write gate's file description)."""
 
-    def acquire_write(self, timeout: float, urgent: bool = False) -> bool:
-        """Take a cross-process write gate, if this dialect has one; False if it stayed held. ``urgent``: a
-        heartbeat, which goes before this process's other writers (see WriteGate)."""
-        return True
-
-    def release_write(self) -> None:
-        """Release what ``acquire_write`` took."""
 
     # -- SQL ------------------------------------------------------------------------------------------------
 

@@ -45,10 +45,6 @@ class SqliteDialect(Dialect):
     v1_tables = SQLITE_TABLES
     id_column = "INTEGER PRIMARY KEY"
 
-    def __init__(self, target: Any, durability: str, busy_timeout: float) -> None:
-        super().__init__(target, durability, busy_timeout)
-        self._gate: WriteGate | None = None
-
     def open_database(self) -> peewee.Database:
         path = Path(self.target.location)
         if path.is_dir():
@@ -80,20 +76,13 @@ class SqliteDialect(Dialect):
             if not tables:  # only a new file can take it (before WAL and the first table): see reclaim()
                 conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("PRAGMA journal_mode = wal")
-            if self._gate is None:
-                self._gate = WriteGate(self.target.location)
+            if self.gate is None:
+                self.gate = WriteGate(self.target.location)
 
     def after_fork(self) -> None:
-        if self._gate is not None:
-            self._gate.forget()
-            self._gate = WriteGate(self.target.location)
-
-    def acquire_write(self, timeout: float, urgent: bool = False) -> bool:
-        return self._gate is None or self._gate.acquire(timeout, urgent)
-
-    def release_write(self) -> None:
-        if self._gate is not None:
-            self._gate.release()
+        if self.gate is not None:
+            self.gate.forget()
+            self.gate = WriteGate(self.target.location)
 
     def reclaim(self, cur: Any, pages: int, keep: int) -> int:
         """``PRAGMA incremental_vacuum`` one page per step (Python's driver steps such a pragma only once), in

@@ -45,12 +45,21 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 
 
 DRIVER_ERRORS = _driver_errors()
+# What a transaction may raise that retrying can cure (see _retrying): a lost race, a locked or dropped database.
+RETRYABLE: tuple[type[BaseException], ...] = (Conflict, *DRIVER_ERRORS)
 Settle = Callable[[Any, Any], bool]
 
 
 def RERUN(cur: Any, value: Any) -> bool:
     """Settles a body that is safe to run twice (a heartbeat, a reaper pass): say it did not commit."""
     return False
+
+
+def _rollback(cur: Any) -> None:
+    try:
+        cur.execute("ROLLBACK")
+    except Exception:
+        pass
 
 
 class CommitUnknown(Exception):
@@ -94,14 +103,14 @@ class Store:
         after the long reconnect window that protects established connections across a server restart.
         """
         self._retrying(self.db.connection, unreachable_for=OPEN_RECONNECT)
-        self._retrying(lambda: self.dialect.after_connect(self.db))
+        self._retrying(self.dialect.after_connect, self.db)
         settled = self.dialect.settle_target(self)
         if settled is not None and settled != self.target:  # reconnect with the search path it settled on
             self.close()
             self.target = self.dialect.target = settled
             self.db = self.dialect.open_database()
             self._retrying(self.db.connection, unreachable_for=OPEN_RECONNECT)
-            self._retrying(lambda: self.dialect.after_connect(self.db))
+            self._retrying(self.dialect.after_connect, self.db)
 
     def connection(self) -> Any:
         """This thread's driver connection (for a dialect's waiter)."""
@@ -134,12 +143,19 @@ class Store:
         A write that waits longer than ``slow_write`` seconds, or fails for a locked or unreachable
         database, marks this process as stalled (``stalled_recently``): heartbeats were not writable then.
         ``urgent`` (a heartbeat): it takes the write gate before this process's other writers.
+
+        The first attempt runs here, not through ``_retrying``: most writes take the gate at once and commit.
         """
-        started = time.monotonic()
+        started = tried = time.monotonic()  # tried: when the current round of attempts began
         try:
             while True:
                 try:
-                    return self._retrying(lambda: self._gated(fn, args, urgent))
+                    try:
+                        return self._write_tx(fn, args, urgent)
+                    except KitchenError:
+                        raise
+                    except RETRYABLE as first:
+                        return self._retrying(self._write_tx, fn, args, urgent, failed=(first, tried))
                 except CommitUnknown as unknown:
                     self.retried["commit-unknown"] += 1
                     self.db.dispose()
@@ -148,6 +164,7 @@ class Store:
                                             " change was saved is unknown") from None
                     if self.read(settle, unknown.value):
                         return cast(T, unknown.value)
+                    tried = time.monotonic()
         except DatabaseError:
             self._stalled_at = time.monotonic()
             raise
@@ -172,58 +189,71 @@ class Store:
 
     def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(cursor, *args)`` in one consistent read snapshot."""
-        return self._retrying(lambda: self._tx(self._begin_read, fn, args))
+        return self._retrying(self._read_tx, fn, args)
 
-    def _gated(self, fn: Callable[..., T], args: tuple, urgent: bool = False) -> T:
-        if not self.dialect.acquire_write(self.retry_for, urgent):
+    def _write_tx(self, fn: Callable[..., T], args: tuple, urgent: bool) -> T:
+        """One attempt: the write gate (if the dialect has one), then one transaction."""
+        gate = self.dialect.gate
+        if gate is not None and not gate.acquire(self.retry_for, urgent):
             raise Conflict("another writer held the write gate too long")
         try:
-            return self._tx(self._begin_write, fn, args)
+            cur = self.db.connection().cursor()
+            cur.execute(self._begin_write)
+            try:
+                result = fn(cur, *args)
+            except BaseException:
+                _rollback(cur)
+                raise
+            try:
+                cur.execute("COMMIT")
+            except DRIVER_ERRORS as exc:
+                if self.dialect.classify(exc) is ErrorKind.DISCONNECTED:
+                    raise CommitUnknown(result) from exc
+                raise
+            return result
         finally:
-            self.dialect.release_write()
+            if gate is not None:
+                gate.release()
 
-    def _tx(self, begin: str, fn: Callable[..., T], args: tuple) -> T:
+    def _read_tx(self, fn: Callable[..., T], args: tuple) -> T:
+        """One attempt; a read's lost COMMIT changed nothing: it is retried like any dropped connection."""
         cur = self.db.connection().cursor()
-        cur.execute(begin)
+        cur.execute(self._begin_read)
         try:
             result = fn(cur, *args)
         except BaseException:
-            try:
-                cur.execute("ROLLBACK")
-            except Exception:
-                pass
+            _rollback(cur)
             raise
-        try:
-            cur.execute("COMMIT")
-        except DRIVER_ERRORS as exc:
-            # A read's lost COMMIT changed nothing: it is retried like any dropped connection.
-            if begin == self._begin_write and self.dialect.classify(exc) is ErrorKind.DISCONNECTED:
-                raise CommitUnknown(result) from exc
-            raise
+        cur.execute("COMMIT")
         return result
 
-    def _retrying(self, attempt: Callable[[], T], unreachable_for: float | None = None) -> T:
-        start = time.monotonic()
+    def _retrying(self, attempt: Callable[..., T], *args: Any, unreachable_for: float | None = None,
+                  failed: tuple[BaseException, float] | None = None) -> T:
+        """``attempt(*args)`` until it succeeds or its error is not worth retrying. ``failed``: the error of a
+        first attempt the caller already made, and when that attempt started."""
+        error, start = failed if failed is not None else (None, time.monotonic())
         deadline: Deadline | None = None  # made at the first failure: a stop of this process is not the lock's doing
         delay = 0.002
-        error: BaseException
         while True:
-            if deadline is not None:  # an attempt may wait on a lock as long as retry_for: that is not a stop
-                deadline.allow(self.retry_for)
-            try:
-                return attempt()
-            except KitchenError:
-                raise
-            except Conflict as exc:
-                kind, error, code = ErrorKind.BUSY, exc, "conflict"
-            except DRIVER_ERRORS as exc:
-                kind, error, code = self.dialect.classify(exc), exc, self.dialect.error_code(exc)
+            if error is None:
+                if deadline is not None:  # an attempt may wait on a lock as long as retry_for: that is not a stop
+                    deadline.allow(self.retry_for)
+                try:
+                    return attempt(*args)
+                except KitchenError:
+                    raise
+                except RETRYABLE as exc:
+                    error = exc
+            if isinstance(error, Conflict):
+                kind, code = ErrorKind.BUSY, "conflict"
+            else:
+                kind, code = self.dialect.classify(error), self.dialect.error_code(error)
                 if kind is ErrorKind.DISCONNECTED:
                     self.db.dispose()
                 elif kind is ErrorKind.BUSY and isinstance(self.dialect, SqliteDialect):
                     SqliteDialect.reset(self.db.connection())
                 if kind not in (ErrorKind.BUSY, ErrorKind.DISCONNECTED):
-                    raise self.translate(exc) from None
+                    raise self.translate(error) from None
             now = time.monotonic()
             if deadline is None:
                 # No lock wait inside an attempt outlasts retry_for (the gate's and the engines' own timeouts end
@@ -237,6 +267,7 @@ class Store:
             self.retried[code] += 1  # only what is retried: an error raised at once or at the deadline is not
             deadline.pause(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25 if kind is ErrorKind.BUSY else 2.0)
+            error = None
 
     def translate(self, exc: BaseException) -> KitchenError:
         """One line a person can act on, naming the database."""
