@@ -142,27 +142,20 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
         else:
             _refuse(cur, ctx, oven, order, now)
         accepted.append(ok)
-    if not whole:
-        _tally_done(cur, ctx, done_per_bucket)
-        if done_per_bucket:
-            ctx.notify_finished(cur)
+    if not whole and done_per_bucket:  # completions per bucket, taking the tally rows in bucket order (LOCK ORDER)
+        buckets = sorted(done_per_bucket)
+        if len(buckets) > 1 and st.tally_done_many:
+            cur.execute(st.tally_lock, (buckets,))
+            cur.execute(st.tally_done_many, (buckets, [done_per_bucket[b] for b in buckets]))
+        else:
+            for bucket in buckets:
+                cur.execute(st.tally_done, (done_per_bucket[bucket], bucket))
+        ctx.notify_finished(cur)
     refused = len(items) - sum(done_per_bucket.values())
     if refused:
         cur.execute(st.oven_cooked, (-refused, now, oven.id))
     claimed = claim(cur, ctx, oven, claim_next, now, hint) if claim_next else []
     return accepted, claimed
-
-
-def _tally_done(cur: Any, ctx: Ctx, done_per_bucket: dict[int, int]) -> None:
-    """Count completions per bucket, taking the tally rows in bucket order (LOCK ORDER)."""
-    st = ctx.st
-    buckets = sorted(done_per_bucket)
-    if len(buckets) > 1 and st.tally_done_many:
-        cur.execute(st.tally_lock, (buckets,))
-        cur.execute(st.tally_done_many, (buckets, [done_per_bucket[b] for b in buckets]))
-        return
-    for bucket in buckets:
-        cur.execute(st.tally_done, (done_per_bucket[bucket], bucket))
 
 
 def _refuse(cur: Any, ctx: Ctx, oven: Who, order: Order, now: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from kitchen.core.clock import Clock
@@ -101,7 +102,7 @@ class Oven:
         """
         items = [(o, result_json(r)) for o, r in finished]
         return self._store.write(cooking.complete, self._ctx, self._who, items, claim, self._clock(), self._hint,
-                                 settle=settle.completed(self._ctx, self._who, items))
+                                 settle=partial(settle.completed, self._ctx, self._who, items))
 
     def fail(self, order: Order, error: str, *, retry: bool = True, traceback: str | None = None,
              max_attempts: int | None = None, backoff: float | None = None) -> str | None:

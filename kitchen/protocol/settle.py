@@ -45,17 +45,17 @@ def claimed(ctx: Ctx, oven: Who) -> Settle:
     return settle
 
 
-def completed(ctx: Ctx, oven: Who, items: list[tuple[Order, Any]]) -> Settle:
+def completed(ctx: Ctx, oven: Who, items: list[tuple[Order, Any]], cur: Any,
+              value: tuple[list[bool], list[Order]]) -> bool:
     """An accepted order is done under its fence (the ledger row is in the same transaction); else the
-    claim it made; with neither, running it again changes nothing that matters."""
-    def settle(cur: Any, value: tuple[list[bool], list[Order]]) -> bool:
-        accepted, claimed_next = value
-        done = [order for (order, _), ok in zip(items, accepted, strict=True) if ok]
-        if done:
-            now = _order_is(cur, ctx, done[0].id)
-            return now is not None and now[0] == "done" and now[2] == done[0].fence
-        return claimed(ctx, oven)(cur, claimed_next)
-    return settle
+    claim it made; with neither, running it again changes nothing that matters. A settle once bound with
+    ``functools.partial``: the oven loop builds no closure per transaction."""
+    accepted, claimed_next = value
+    done = [order for (order, _), ok in zip(items, accepted, strict=True) if ok]
+    if done:
+        now = _order_is(cur, ctx, done[0].id)
+        return now is not None and now[0] == "done" and now[2] == done[0].fence
+    return claimed(ctx, oven)(cur, claimed_next)
 
 
 def failed(ctx: Ctx, oven: Who, order: Order) -> Settle:
