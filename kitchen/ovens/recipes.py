@@ -72,7 +72,7 @@ class Cooking:
     stop: threading.Event = field(default_factory=threading.Event)
     progress_value: int = 0
     on_progress: Callable[[int], None] | None = None  # the work horse sends progress to its oven
-    cancel: Flag = field(default_factory=lambda: Flag())  # set when the order is cancelled
+    cancel: Flag = field(default_factory=Flag)  # set when the order is cancelled
 
     @property
     def payload(self) -> dict[str, Any]:

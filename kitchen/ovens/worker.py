@@ -121,7 +121,7 @@ class Worker:
             self._rejoin()
         if self.pending:
             self._commit(0)
-        if self.stop.is_set() or (self.draining and not self.in_hand):
+        if self.stop.is_set() or (self.drain_started is not None and not self.in_hand):
             return "exit"
         if not self.in_hand:
             self.in_hand = self._joined().claim_many(self.prefetch)
@@ -135,7 +135,8 @@ class Worker:
             self.in_hand.pop(0)
             if outcome == "done":
                 self.pending.append((order, value))
-        claim = 0 if (self.draining or self.stop.is_set() or self.in_hand) else self.prefetch
+        # drain_started: ``draining`` without its call (a drain may start while the order cooked)
+        claim = 0 if (self.drain_started is not None or self.stop.is_set() or self.in_hand) else self.prefetch
         if self.pending or claim:
             self._commit(claim)
         return "cooked"
@@ -143,13 +144,16 @@ class Worker:
     def _commit(self, claim: int) -> None:
         """Group commit of finished orders (+ the next claim). On a database error they stay pending and the
         next tick commits them again: finished work is never silently dropped."""
-        accepted, claimed = self._joined().complete_many(self.pending, claim=claim)
+        oven = self.oven or self._joined()
+        accepted, claimed = oven.complete_many(self.pending, claim=claim)
         finished, self.pending = self.pending, []
         self.in_hand += claimed
         done = sum(accepted)
         self.cooked += done
         self.events.count("done", done)  # once per batch: the per-order DEBUG lines cost nothing when off
         debug = log.isEnabledFor(logging.DEBUG)
+        if not debug and done == len(finished):
+            return
         for (order, _), ok in zip(finished, accepted):
             if ok:
                 if debug:

@@ -48,7 +48,7 @@ class WriteGate:
         if self._fd is None:
             return True
         delay = 0.00002
-        patient = float("inf") if urgent else time.monotonic() + 0.05
+        patient: float | None = None  # until then it polls fast; set at the first wait, not on the free path
         while True:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -59,6 +59,8 @@ class WriteGate:
                 return True
             if deadline is None:
                 deadline = Deadline(timeout)
+            if patient is None:
+                patient = float("inf") if urgent else time.monotonic() + 0.05
             if deadline.expired():
                 self._lock.release()
                 return False
