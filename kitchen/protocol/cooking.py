@@ -59,12 +59,18 @@ def claim(cur: Any, ctx: Ctx, oven: Who, limit: int, now: float, hint: Hint | No
         params["menu"] = oven.menu
     orders: list[Order] = []
     if not (hint is not None and hint.own_empty and _own_buckets_empty(cur, ctx, oven)):
-        cur.execute(st.claim if oven.menu is None else st.claim_menu, params)
+        if oven.menu is None:
+            cur.execute(st.claim, st.args.claim(params))
+        else:
+            cur.execute(st.claim_menu, st.args.claim_menu(params))
         orders = [order_from_row(r) for r in cur.fetchall()]
     if hint is not None:
         hint.own_empty = not orders
     if not orders:
-        cur.execute(st.steal if oven.menu is None else st.steal_menu, params)
+        if oven.menu is None:
+            cur.execute(st.steal, st.args.steal(params))
+        else:
+            cur.execute(st.steal_menu, st.args.steal_menu(params))
         rows = cur.fetchall()
         orders = [order_from_row(r[:-1]) for r in rows]
         _record_steals(cur, ctx, oven, [(o, r[-1]) for o, r in zip(orders, rows)], now)
@@ -133,10 +139,10 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
             cur.execute(st.complete_one if whole else st.complete_ledger, params)
             ok = len(cur.fetchall()) == 1
         else:
-            cur.execute(st.complete, params)
+            cur.execute(st.complete, st.args.complete(params))
             ok = cur.rowcount == 1
             if ok:
-                cur.execute(st.ledger, params)
+                cur.execute(st.ledger, st.args.ledger(params))
         if ok:
             done_per_bucket[order.bucket] = done_per_bucket.get(order.bucket, 0) + 1
         else:

@@ -7,7 +7,6 @@ and bulk insert. Nothing outside ``kitchen.store`` asks which dialect it is talk
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from enum import Enum
@@ -18,13 +17,12 @@ import peewee
 from kitchen.core.errors import BadOrder
 
 from .gate import WriteGate
+from .sql import NAMED
 from .url import Target
 
 if TYPE_CHECKING:
     from .sql import Statements
     from .store import Store
-
-_NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 
 class Conflict(Exception):
@@ -176,7 +174,7 @@ class Dialect(ABC):
 
 def named_to_pyformat(text: str) -> str:
     """``?`` -> ``%s`` and ``:name`` -> ``%(name)s``: shared SQL in a driver's paramstyle."""
-    return _NAMED.sub(r"%(\1)s", text.replace("?", "%s"))
+    return NAMED.sub(r"%(\1)s", text.replace("?", "%s"))
 
 
 def driver_error(exc: BaseException) -> BaseException:

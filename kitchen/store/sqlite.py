@@ -103,7 +103,7 @@ class SqliteDialect(Dialect):
         return steps
 
     def statements(self) -> Statements:
-        return Statements.build(lambda text: text, {})
+        return Statements.build(lambda text: text, {}, bind_by_position=True)
 
     def tables(self, cur: Any) -> set[str]:
         cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")

@@ -21,7 +21,7 @@ import peewee
 import pytest
 
 from kitchen.core.errors import DatabaseBusy, DatabaseError
-from kitchen.store import Conflict, ErrorKind, Statements, Store, ensure_schema
+from kitchen.store import Conflict, ErrorKind, Statements, Store, ensure_schema, sql
 from tests.store.raw import TABLES, Db
 from tests.support.postgres import PG_SERVER
 
@@ -148,6 +148,8 @@ def test_every_statement_compiles_on_this_engine(store: Store) -> None:
 
     bad, not_offered = {}, set()
     for field in fields(Statements):
+        if field.name == "args":  # binders, not text: see test_hot_statements_bind_what_they_name
+            continue
         sql = getattr(store.st, field.name)
         if not sql:  # a one-statement form this dialect does not offer (sql.py: COMPLETE_ONE and its kin)
             not_offered.add(field.name)
@@ -159,6 +161,21 @@ def test_every_statement_compiles_on_this_engine(store: Store) -> None:
     assert bad == {}
     assert not_offered <= {"complete_ledger", "complete_one", "tally_lock", "tally_done_many"}
     assert not not_offered or store.dialect.name == "sqlite", "PostgreSQL offers every statement"
+
+
+def test_hot_statements_bind_what_they_name(store: Store) -> None:
+    """SQLite gets the oven loop's statements by position (sql.positional), PostgreSQL by name; either way a
+    binder hands the driver exactly the values the statement's text names, in its order."""
+    params = {"oven": 7, "lease_until": 2.5, "now": 1.5, "limit": 3, "menu": '["noop"]', "result": None, "id": 9,
+              "fence": 4, "name": "oven-7"}
+    for name in ("claim", "claim_menu", "steal", "steal_menu", "complete", "ledger"):
+        text, bound = getattr(store.st, name), getattr(store.st.args, name)(params)
+        if store.dialect.name == "sqlite":
+            source = getattr(sql, name.upper())
+            assert ":" not in text and text.count("?") == len(bound) > 0, name
+            assert list(bound) == [params[n] for n in sql.NAMED.findall(source)], name
+        else:
+            assert bound is params, name
 
 
 def test_compile_turns_markers_into_the_drivers_paramstyle(store: Store) -> None:
