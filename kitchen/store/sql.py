@@ -103,15 +103,21 @@ ANY_INBOX = "SELECT 1 FROM tally_inbox LIMIT 1"
 #   FROM json_each(:menu))``: SQLite builds that list as an ephemeral table, a b-tree with its own pager and two
 #   zeroed 4 KiB pages, at every claim (~32k instructions of an oven loop's ~435k per order at prefetch 1).
 #   A function of the row is no index constraint, so SQLite still walks orders_ready, which holds the recipe.
+#   In CLAIM_MENU the name is looked for only in the oven's own candidates (CASE: owner first): a walk past
+#   another oven's orders (two ovens, one of them behind) then costs no more than without a menu, where a
+#   separate term is tested on every row (measured, 10,000 rows passed: 1.3 ms against 2.3 ms a claim).
 # - Customer lanes: a candidate with a customer is taken only if no older order of its customer is queued and
 #   none is cooking (orders_lane, orders_lane_cooking); ``customer IS NULL OR`` skips both lookups otherwise.
 #   The unique index orders_lane_cooking is the backstop: two orders of one lane can never be cooking.
 _CLAIM_SET = (
     "UPDATE orders SET state = 'cooking', oven_id = :oven, lease_until = :lease_until, started_at = :now,"
     " attempt = attempt + 1, fence = fence + 1, progress = 0, finished_at = NULL")
-_OWN = " AND (SELECT b.oven_id FROM buckets b WHERE b.bucket = o.bucket) = :oven"
+_OWNER = "(SELECT b.oven_id FROM buckets b WHERE b.bucket = o.bucket) = :oven"
+_OWN = " AND " + _OWNER
 _ALIVE = " AND EXISTS (SELECT 1 FROM ovens WHERE id = :oven AND state = 'alive')"
-_ON_MENU = " AND instr(:menu, '\"' || o.recipe || '\"') > 0"
+_MENU_HAS = "instr(:menu, '\"' || o.recipe || '\"') > 0"
+_ON_MENU = " AND " + _MENU_HAS
+_OWN_ON_MENU = f" AND CASE WHEN {_OWNER} THEN {_MENU_HAS} ELSE 0 END"
 _LANE_FREE = (
     " AND (o.customer IS NULL OR (NOT EXISTS (SELECT 1 FROM orders l WHERE l.customer = o.customer"
     " AND l.state = 'queued' AND l.id < o.id) AND NOT EXISTS (SELECT 1 FROM orders l WHERE l.customer = o.customer"
@@ -120,9 +126,10 @@ _LANE_FREE = (
 STEAL_RETURNING = f" RETURNING {ORDER_COLUMNS}, (SELECT b.oven_id FROM buckets b WHERE b.bucket = orders.bucket)"
 
 
-def claim_text(*, own: bool, on_menu: str | None, lock: str = "") -> str:
-    """One claim variant: own buckets or any; with a menu check (its SQL) or none; ``lock`` after the LIMIT."""
-    where = "o.state = 'queued' AND o.run_at <= :now" + (_OWN if own else "") + _ALIVE + (on_menu or "")
+def claim_text(*, own: bool, on_menu: str | None, lock: str = "", owner: str = _OWN) -> str:
+    """One claim variant: own buckets (``owner``: the test) or any; with a menu check (its SQL) or none;
+    ``lock`` after the LIMIT."""
+    where = "o.state = 'queued' AND o.run_at <= :now" + (owner if own else "") + _ALIVE + (on_menu or "")
     returning = f" RETURNING {ORDER_COLUMNS}" if own else STEAL_RETURNING
     return (f"{_CLAIM_SET} WHERE id IN (SELECT o.id FROM orders o WHERE {where}{_LANE_FREE}"
             f" ORDER BY o.priority DESC, o.id LIMIT :limit{lock}){returning}")
@@ -139,7 +146,7 @@ OWN_WAITING = (
     " - (SELECT count(*) FROM orders o JOIN buckets b ON b.bucket = o.bucket"
     " WHERE o.state = 'cooking' AND b.oven_id = :oven)")
 CLAIM = claim_text(own=True, on_menu=None)
-CLAIM_MENU = claim_text(own=True, on_menu=_ON_MENU)
+CLAIM_MENU = claim_text(own=True, on_menu=None, owner=_OWN_ON_MENU)
 STEAL = claim_text(own=False, on_menu=None)
 STEAL_MENU = claim_text(own=False, on_menu=_ON_MENU)
 OVEN_BEAT = "UPDATE ovens SET heartbeat_at = ? WHERE id = ? AND state = 'alive'"
