@@ -143,12 +143,17 @@ def fork_oven(body: Callable[[], int], *,
     parent = os.getpid()
     held = hold()
     held.__enter__()
+    # Signals wait until the child has dropped the parent's handlers (one arriving in between would only
+    # count as the copied supervisor's, and be lost to the oven).
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, CHILD_SIGNALS)
     try:
         pid = os.fork()
     except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         held.__exit__(None, None, None)
         raise
     if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         held.__exit__(None, None, None)
         return Forked(pid)
     # The child leaves ``held`` entered: what it holds are logging's handler locks, which logging re-makes,
@@ -158,6 +163,7 @@ def fork_oven(body: Callable[[], int], *,
         os.setsid()
         for sig in CHILD_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         hook = die_with_parent()
         if hook is not None:
             hook()
