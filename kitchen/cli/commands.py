@@ -122,7 +122,7 @@ def _supervise(args: argparse.Namespace, settings: Settings, menu: Any, listener
         hold = listener.held if listener is not None else nullcontext
 
         def fork(name: str) -> Any:
-            return fork_oven(lambda: _forked(args, settings, menu, name, parent), hold=hold)
+            return fork_oven(lambda: _forked(args, settings, menu, name, parent), name=name, hold=hold)
 
         return Supervisor(names, fork, restart=restart, burst=args.burst).run()
     extra = ["--log-level", args.log_level] + (["--log-json"] if args.log_json else [])

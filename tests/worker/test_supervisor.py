@@ -43,6 +43,8 @@ def test_supervised_ovens_cook_log_restart_and_drain(tmp_path: Path, backend_url
             argv = cmdline(pid)
             if start == "fork":
                 assert argv == cmdline(sup.pid), "a forked oven runs the supervisor's program, no exec"
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+                assert comm in ("sup-1", "sup-2"), f"its process name is its oven's name, not {comm!r}"
             else:
                 assert "--parent" in argv and str(sup.pid) in argv, argv
 
