@@ -88,6 +88,11 @@ class Dialect(ABC):
     def after_fork(self) -> None:
         """Forget inherited handles (the write gate's file description)."""
 
+    def close(self) -> None:
+        """Release what ``after_connect`` opened beside the connections (the write gate's file)."""
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            gate.close()
 
     # -- SQL ------------------------------------------------------------------------------------------------
 

@@ -101,6 +101,20 @@ class WriteGate:
                 pass
         self._lock.release()
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the lock file once no writer of this process holds the gate (a closed descriptor's number can
+        be reused by another file, which a late flock would then lock). Still held after ``timeout``: kept."""
+        if not self._lock.acquire(timeout=timeout):
+            return
+        try:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                os.close(fd)
+        except OSError:
+            pass
+        finally:
+            self._lock.release()
+
     def forget(self) -> None:
         """After fork: the child must not share the parent's open file description (flock is per description)."""
         fd, self._fd = self._fd, None

@@ -121,6 +121,7 @@ class Store:
             self.db.close()
         except Exception:
             self.db.dispose()
+        self.dialect.close()
 
     def after_fork(self) -> None:
         """Forget connections (and the write gate's file) inherited from a parent; never reuse them in a child."""

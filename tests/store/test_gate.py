@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kitchen import Kitchen
 from kitchen.core.clock import Deadline
 from kitchen.store.gate import WriteGate
 from tests.support.processes import child_env, state, stopped
@@ -99,3 +100,26 @@ def test_a_writer_stopped_while_it_waits_for_the_gate_still_gets_it(tmp_path: Pa
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_closing_a_kitchen_closes_its_gate_file(tmp_path: Path) -> None:
+    """Opening and closing a SQLite kitchen leaves no descriptor behind (each left its <db>-lock open)."""
+    db = str(tmp_path / "k.db")
+    Kitchen.open(db).close()
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    for _ in range(20):
+        Kitchen.open(db).close()
+    assert len(list(Path("/proc/self/fd").iterdir())) <= before
+
+
+def test_closing_the_gate_waits_for_the_writer_holding_it(tmp_path: Path) -> None:
+    gate = WriteGate(str(tmp_path / "k.db"))
+    assert gate.acquire(5.0)
+    closed = threading.Event()
+    closer = threading.Thread(target=lambda: (gate.close(), closed.set()))
+    closer.start()
+    assert not closed.wait(0.2), "closed under a writer holding the gate"
+    gate.release()
+    assert closed.wait(10)
+    assert gate.acquire(1.0), "a closed gate lets a late writer through (SQLite's busy timeout still applies)"
+    gate.release()
