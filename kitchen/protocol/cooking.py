@@ -132,6 +132,7 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
     whole = len(items) == 1 and bool(st.complete_one)
     if items and not whole:  # the oven row first (lock order), counting every item; refusals are taken off below
         cur.execute(st.oven_cooked, (len(items), now, oven.id))
+    ledger: list[Any] = []  # the accepted ones' ledger rows, inserted by one executemany after the loop
     for order, result in items:
         params = {"now": now, "result": result, "id": order.id, "oven": oven.id, "fence": order.fence,
                   "name": oven.name}
@@ -142,12 +143,14 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
             cur.execute(st.complete, st.args.complete(params))
             ok = cur.rowcount == 1
             if ok:
-                cur.execute(st.ledger, st.args.ledger(params))
+                ledger.append(st.args.ledger(params))
         if ok:
             done_per_bucket[order.bucket] = done_per_bucket.get(order.bucket, 0) + 1
         else:
             _refuse(cur, ctx, oven, order, now)
         accepted.append(ok)
+    if ledger:
+        cur.executemany(st.ledger, ledger)
     if not whole and done_per_bucket:  # completions per bucket, taking the tally rows in bucket order (LOCK ORDER)
         buckets = sorted(done_per_bucket)
         if len(buckets) > 1 and st.tally_done_many:
