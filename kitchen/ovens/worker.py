@@ -66,6 +66,7 @@ class Worker:
         self._waiter = kitchen.waiter()
         self._loop: asyncio.AbstractEventLoop | None = None  # for async def recipes: one per oven, made on first use
         self.cancel_asked: frozenset[int] = frozenset()  # orders it holds that the last heartbeat said to cancel
+        self._debug = False  # is DEBUG on? (read at each tick)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -127,6 +128,7 @@ class Worker:
             self.in_hand = self._joined().claim_many(self.prefetch)
             if not self.in_hand:
                 return "idle"
+        self._debug = log.isEnabledFor(logging.DEBUG)  # asked once a tick, not once an order
         while self.in_hand and not self.stop.is_set():
             order = self.in_hand[0]
             outcome, value = self._cook(order)
@@ -165,7 +167,8 @@ class Worker:
 
     def _cook(self, order: Order) -> tuple[str, Any]:
         fn = self.menu.get(order.recipe)
-        log.debug("%s cooking order %d (%s, attempt %d)", self.name, order.id, order.recipe, order.attempt)
+        if self._debug:
+            log.debug("%s cooking order %d (%s, attempt %d)", self.name, order.id, order.recipe, order.attempt)
         if order.payload is None:
             state = self._joined().fail(order, "payload is not JSON: refused without cooking", retry=False)
             log.warning("%s: order %d has a payload that is not JSON -> %s", self.name, order.id, state)
