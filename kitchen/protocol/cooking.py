@@ -133,9 +133,9 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
     if items and not whole:  # the oven row first (lock order), counting every item; refusals are taken off below
         cur.execute(st.oven_cooked, (len(items), now, oven.id))
     ledger: list[Any] = []  # the accepted ones' ledger rows, inserted by one executemany after the loop
+    params: dict[str, Any] = {"now": now, "oven": oven.id, "name": oven.name}  # one dict, its order keys reset
     for order, result in items:
-        params = {"now": now, "result": result, "id": order.id, "oven": oven.id, "fence": order.fence,
-                  "name": oven.name}
+        params["result"], params["id"], params["fence"] = result, order.id, order.fence
         if whole or st.complete_ledger:
             cur.execute(st.complete_one if whole else st.complete_ledger, params)
             ok = len(cur.fetchall()) == 1
