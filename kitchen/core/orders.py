@@ -17,6 +17,7 @@ MAX_KEY = 200
 MAX_CUSTOMER = 200
 PRIORITY_RANGE = (-100, 100)
 _CONTROL = re.compile(r"[\x00-\x1f]")
+_DECODE = json.JSONDecoder().decode  # json.loads without its own frame, for text (bytes go through json.loads)
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 MAX_DEPTH = 64  # nesting a payload or result may have: deeper JSON is refused before it is stored
 
@@ -219,7 +220,7 @@ def loads_payload(text: str | bytes | dict[str, Any] | None) -> dict[str, Any] |
     if isinstance(text, dict):
         return text
     try:
-        value = json.loads(text)
+        value = _DECODE(text) if isinstance(text, str) else json.loads(text)
     except (ValueError, TypeError, RecursionError):
         return None
     return value if isinstance(value, dict) else {"value": value}
