@@ -201,7 +201,8 @@ class Worker:
         try:
             # a result that is not plain JSON fails this order now; found later, at the group commit, it
             # would crash the oven, hand the order back uncounted, and crash every oven after it in a loop
-            result_json(value)
+            if value is not None:
+                result_json(value)
         except BadOrder as exc:
             return self._failed(order, failure.of_result(exc), opts)
         return "done", value

@@ -100,7 +100,7 @@ class Oven:
 
         A crash before this commits re-cooks these orders (at-least-once); the ledger still holds one row each.
         """
-        items = [(o, result_json(r)) for o, r in finished]
+        items = [(o, None if r is None else result_json(r)) for o, r in finished]  # None: no call
         return self._store.write(cooking.complete, self._ctx, self._who, items, claim, self._clock(), self._hint,
                                  settle=partial(settle.completed, self._ctx, self._who, items))
 
