@@ -143,7 +143,8 @@ def complete(cur: Any, ctx: Ctx, oven: Who, items: list[tuple[Order, str | None]
             cur.execute(st.complete, st.args.complete(params))
             ok = cur.rowcount == 1
             if ok:
-                ledger.append(st.args.ledger(params))
+                row = st.args.ledger(params)  # a tuple by position; a dict passed on as it is must be copied
+                ledger.append(row if row is not params else dict(params))
         if ok:
             done_per_bucket[order.bucket] = done_per_bucket.get(order.bucket, 0) + 1
         else:

@@ -6,6 +6,8 @@ import pytest
 
 from kitchen import BadOrder, FrozenClock, Kitchen, Order, RefusalCode
 from kitchen.core.views import LedgerTotals
+from kitchen.store import Statements
+from kitchen.store.sqlite import SqliteDialect
 from tests.engine.helpers import events, execute, reason, rows, scalar
 
 
@@ -177,3 +179,23 @@ def test_backoff_survives_huge_attempt_counts(open_kitchen, clock: FrozenClock) 
     now = clock()
     assert oven.fail(late, "again") == "queued"
     assert now + 15.0 <= k.ticket(real.id).run_at <= now + 30.0
+
+
+@pytest.mark.parametrize("by_position", [True, False])
+def test_a_group_commit_writes_each_accepted_order_s_own_ledger_row(
+        open_kitchen, monkeypatch: pytest.MonkeyPatch, backend: str, by_position: bool) -> None:
+    """SQLite inserts a batch's ledger rows together; whether its binder makes tuples or passes the one
+    reused dict on, every row is its own order's (id, fence), refused ones left out."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL writes each ledger row inside its completion statement")
+    monkeypatch.setattr(SqliteDialect, "statements",
+                        lambda self: Statements.build(lambda text: text, {}, bind_by_position=by_position))
+    kitchen = open_kitchen()
+    oven = kitchen.join("oven-1")
+    kitchen.submit_many([{"recipe": "margherita"} for _ in range(4)])
+    held = oven.claim_many(4)
+    execute(kitchen, "UPDATE orders SET fence = fence + 1 WHERE id = ?", held[2].id)  # as if re-claimed elsewhere
+    accepted, _ = oven.complete_many([(o, {"n": i}) for i, o in enumerate(held)])
+    assert accepted == [True, True, False, True]
+    got = rows(kitchen, "SELECT order_id, fence FROM ledger ORDER BY order_id")
+    assert [tuple(r) for r in got] == [(o.id, o.fence) for o in held if o is not held[2]]
