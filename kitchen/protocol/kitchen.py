@@ -69,7 +69,7 @@ class Kitchen:
         try:
             return cls(store, resolved, clock)
         except BaseException:
-            store.close()
+            store.shut()
             raise
 
     @property
@@ -78,7 +78,7 @@ class Kitchen:
         return self.store.label
 
     def close(self) -> None:
-        self.store.close()
+        self.store.shut()
         close_clock = getattr(self.clock, "close", None)  # PostgreSQL's server clock reads on a connection of its own
         if self._own_clock and close_clock is not None:
             close_clock()

@@ -117,10 +117,16 @@ class Store:
         return self.db.connection()
 
     def close(self) -> None:
+        """Close the calling thread's connection (other threads keep theirs, and the write gate stays)."""
         try:
             self.db.close()
         except Exception:
             self.db.dispose()
+
+    def shut(self) -> None:
+        """The store's end: this thread's connection and what the dialect keeps for the whole process (the
+        write gate's lock file). Not for one thread's close: every thread's writes go through the gate."""
+        self.close()
         self.dialect.close()
 
     def after_fork(self) -> None:

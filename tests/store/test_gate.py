@@ -123,3 +123,20 @@ def test_closing_the_gate_waits_for_the_writer_holding_it(tmp_path: Path) -> Non
     assert closed.wait(10)
     assert gate.acquire(1.0), "a closed gate lets a late writer through (SQLite's busy timeout still applies)"
     gate.release()
+
+
+def test_one_thread_closing_its_connection_leaves_the_gate_to_the_others(tmp_path: Path) -> None:
+    """``release_thread`` (the TUI's worker threads, an oven's finished slot) closes one connection; every
+    other thread's writes still go through the gate, heartbeats first."""
+    kitchen = Kitchen.open(str(tmp_path / "k.db"))
+    try:
+        gate = kitchen.store.dialect.gate
+        assert gate is not None
+        worker = threading.Thread(target=kitchen.release_thread)
+        worker.start()
+        worker.join(10)
+        assert kitchen.store.dialect.gate is gate and gate._fd is not None
+        kitchen.submit("margherita")  # still written, through the gate
+    finally:
+        kitchen.close()
+    assert kitchen.store.dialect.gate is None
