@@ -150,6 +150,14 @@ def _forked(args: argparse.Namespace, settings: Settings, menu: Any, name: str, 
     except KitchenError as exc:
         print(logs.one_line(f"kitchen: error: {exc}"), file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # as `kitchen` itself reports one (kitchen/cli/__init__.py)
+        if os.environ.get("KITCHEN_DEBUG"):
+            raise
+        print(logs.one_line(f"kitchen: internal error: {exc.__class__.__name__}: {exc} (KITCHEN_DEBUG=1 shows"
+                            " more)"), file=sys.stderr)
+        return 1
     finally:
         logs.stop(listener)
 

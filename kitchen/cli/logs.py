@@ -117,12 +117,13 @@ class LogWriter:
             self._lock.release()
 
 
-def install(level: str, as_json: bool) -> LogWriter | None:
+def install(level: str, as_json: bool, *, ours: bool = False) -> LogWriter | None:
     """Log to stderr through a queue and a writer thread, unless the application has root handlers already
-    (then only the ``kitchen`` logger's level is set). Returns the writer (stop it to flush), or None."""
+    (then only the ``kitchen`` logger's level is set). Returns the writer (stop it to flush), or None.
+    ``ours``: the process is kitchen's own (a forked oven), whatever handlers its recipe modules added."""
     root = logging.getLogger()
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    if root.handlers:
+    if root.handlers and not ours:
         logging.getLogger("kitchen").setLevel(level.upper())
         return None
     handler = logging.StreamHandler(sys.stderr)
@@ -141,9 +142,10 @@ def after_fork(level: str, as_json: bool) -> LogWriter | None:
     """In a forked oven: the parent's writer thread is not here, so its queue would never be written; drop
     that hand-off and install this process's own writer."""
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, _Handoff)]:
+    handoffs = [h for h in root.handlers if isinstance(h, _Handoff)]
+    for handler in handoffs:
         root.removeHandler(handler)
-    return install(level, as_json)
+    return install(level, as_json, ours=bool(handoffs))
 
 
 def stop(writer: LogWriter | None, timeout: float | None = None) -> None:

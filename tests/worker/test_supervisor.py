@@ -70,3 +70,23 @@ def test_supervised_ovens_cook_log_restart_and_drain(tmp_path: Path, backend_url
         assert not [line for line in lines if "Traceback" in line or "ERROR" in line]
     finally:
         shop.close()
+
+
+def test_a_forked_oven_logs_to_stderr_beside_a_handler_its_recipes_added(tmp_path: Path) -> None:
+    """A recipe module that adds a root handler at import (its own log file) does not take the ovens' lines off
+    stderr: an exec'd oven installs kitchen's writer before importing recipes, a forked one after."""
+    shop = Shop(tmp_path)
+    (tmp_path / "own_logging.py").write_text(
+        "import logging\n"
+        f"logging.getLogger().addHandler(logging.FileHandler({str(tmp_path / 'app.log')!r}))\n")
+    env = {**shop.env, "PYTHONPATH": os.pathsep.join([str(tmp_path), shop.env.get("PYTHONPATH", "")])}
+    try:
+        done = subprocess.run([sys.executable, "-m", "kitchen", "--config", str(shop.ini), "--db", shop.db, "run",
+                               "--ovens", "2", "--name", "sup", "--burst", "--recipes", "own_logging"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        for name in ("sup-1", "sup-2"):
+            assert f"{name} joined" in done.stderr and f"{name} left the kitchen" in done.stderr, done.stderr
+        assert "joined" in (tmp_path / "app.log").read_text(), "the application's handler gets them too"
+    finally:
+        shop.close()
