@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import importlib
 import json
+import logging
 import os
 import sys
 import time
@@ -22,6 +23,8 @@ from kitchen.core.views import OvenView, RefusalRow, Snapshot
 from kitchen.protocol import Kitchen
 
 from . import logs, metrics
+
+log = logging.getLogger("kitchen.supervisor")
 
 
 def _print_json(value: Any) -> None:
@@ -112,6 +115,15 @@ def _supervise(args: argparse.Namespace, settings: Settings, menu: Any, listener
     base = args.name or f"oven-{os.getpid()}"
     names = [f"{base}-{i}" for i in range(1, args.ovens + 1)]
     restart = not args.no_restart
+    extra = ["--log-level", args.log_level] + (["--log-json"] if args.log_json else [])
+    extra += ["--burst"] if args.burst else []
+    extra += ["--prefetch", str(args.prefetch)] if args.prefetch else []
+    extra += ["--concurrency", str(args.concurrency)] if args.concurrency else []
+    extra += ["--recipes", *args.recipes] if args.recipes else []
+
+    def spawn(name: str) -> Any:
+        return spawn_oven(name, database=settings.database, config=args.config, extra=extra, inherit_output=True)
+
     if settings.oven_start == "fork" and hasattr(os, "fork") and not args.metrics_port:
         for module in ("kitchen.ovens.slots", "kitchen.ovens.worker"):
             importlib.import_module(module)  # once here, not again in every fork
@@ -122,20 +134,17 @@ def _supervise(args: argparse.Namespace, settings: Settings, menu: Any, listener
         hold = listener.held if listener is not None else nullcontext
 
         def fork(name: str) -> Any:
-            return fork_oven(lambda: _forked(args, settings, menu, name, parent), name=name, hold=hold)
+            child = fork_oven(lambda: _forked(args, settings, menu, name, parent), name=name, hold=hold)
+            if child is None:  # the log writer is stuck in a line (a full pipe, a paused pager): never wait on it
+                log.warning("%s: the log output is not being read; starting it as a new process", name)
+                return spawn(name)
+            return child
 
         return Supervisor(names, fork, restart=restart, burst=args.burst).run()
-    extra = ["--log-level", args.log_level] + (["--log-json"] if args.log_json else [])
-    extra += ["--burst"] if args.burst else []
-    extra += ["--prefetch", str(args.prefetch)] if args.prefetch else []
-    extra += ["--concurrency", str(args.concurrency)] if args.concurrency else []
-    extra += ["--recipes", *args.recipes] if args.recipes else []
     with Kitchen.open(settings=settings) as kitchen:
         server = metrics.serve(kitchen, args.metrics_port) if args.metrics_port else None
         try:
-            return Supervisor(names, lambda name: spawn_oven(name, database=settings.database, config=args.config,
-                                                             extra=extra, inherit_output=True),
-                              restart=restart, burst=args.burst).run()
+            return Supervisor(names, spawn, restart=restart, burst=args.burst).run()
         finally:
             if server is not None:
                 server.shutdown()

@@ -35,6 +35,7 @@ def one_line(text: str) -> str:
 ORDER_FIELDS = ("order", "recipe", "attempt", "oven", "event")  # kitchen.ovens.oven_log.FIELDS
 SUMMARY_FIELDS = ("cooked", "retried", "burnt", "refused", "oldest_waiting")
 BRIEF_EVENTS = frozenset({"retry", "burnt"})  # a recipe's failure: its message is in the line already
+HOLD_TIMEOUT = 1.0  # seconds a fork waits for the log writer to finish its line
 
 
 class TextFormatter(logging.Formatter):
@@ -90,13 +91,18 @@ class LogWriter:
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        """Keep the writer thread between two lines (a fork inside must not copy a half-held stream lock)."""
+    def held(self, timeout: float = HOLD_TIMEOUT) -> Iterator[bool]:
+        """Keep the writer thread between two lines (a fork inside must not copy a half-held stream lock).
+        Yields False, holding nothing, when the writer stayed in a line for ``timeout`` seconds (a full pipe,
+        a paused terminal): the caller must not wait on it."""
         with contextlib.ExitStack() as stack:
             for handler in self._listener.handlers:
-                handler.acquire()
-                stack.callback(handler.release)
-            yield
+                if not handler.lock or not handler.lock.acquire(timeout=timeout):
+                    stack.close()
+                    yield False
+                    return
+                stack.callback(handler.lock.release)
+            yield True
 
     def stop(self, timeout: float | None = None) -> None:
         """``timeout``: at most this long for another thread's stop (a hard stop must still exit if the

@@ -139,12 +139,13 @@ def name_this_process(name: str) -> None:
 
 
 def fork_oven(body: Callable[[], int], *, name: str = "",
-              hold: Callable[[], AbstractContextManager[Any]] = nullcontext) -> Forked:
+              hold: Callable[[], AbstractContextManager[Any]] = nullcontext) -> Forked | None:
     """Run ``body`` in a forked child of this process and never return there: the child exits with its code.
 
     The caller must hold no database connection (a child closing an inherited one would end the parent's
     session, or checkpoint its WAL), and no thread but those ``hold`` keeps still across the fork (the log
-    writer, between two lines, so no lock is copied held; ``hold`` is left in the parent only). The child
+    writer, between two lines, so no lock is copied held; ``hold`` is left in the parent only; None, no
+    fork, when ``hold`` yields False). The child
     gets what ``spawn_oven`` gives an exec'd oven: its own session, SIGTERM when its parent dies, default
     signal handlers, stdin from /dev/null; and ``name`` as its process name.
     """
@@ -152,7 +153,9 @@ def fork_oven(body: Callable[[], int], *, name: str = "",
     sys.stderr.flush()
     parent = os.getpid()
     held = hold()
-    held.__enter__()
+    if held.__enter__() is False:  # what it keeps still could not be stopped: no fork (the caller execs)
+        held.__exit__(None, None, None)
+        return None
     # Signals wait until the child has dropped the parent's handlers (one arriving in between would only
     # count as the copied supervisor's, and be lost to the oven).
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, CHILD_SIGNALS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from kitchen import FrozenClock, Kitchen
 from kitchen.cli import logs
 from kitchen.ovens.oven_log import FIELDS
+from kitchen.ovens.procs import fork_oven
 from kitchen.ovens.recipes import Menu, build_menu
 from kitchen.ovens.worker import Worker
 from tests.support.shop import Shop
@@ -150,6 +152,31 @@ def test_a_line_logged_after_the_writer_stopped_is_written_by_the_next_stop(
         logs.stop(writer)  # the hard stop's own flush, just before os._exit
     err = capsys.readouterr().err
     assert "oven-1 cooking" in err and "order 7 ran over its 0.5s limit" in err
+
+
+def test_a_fork_waits_for_the_writer_to_finish_its_line_but_never_on_a_stuck_one(bare_root: logging.Logger) -> None:
+    """``held`` keeps the writer between two lines while the supervisor forks; a writer stuck in a line (a full
+    pipe, a paused pager) makes it yield False at once after its timeout, and fork_oven then forks nothing."""
+    bare_root.handlers[:] = []
+    writer = logs.install("info", as_json=False)
+    assert writer is not None
+    stream = writer._listener.handlers[0]
+    try:
+        with writer.held(timeout=1.0) as got:
+            assert got is True
+        stuck = threading.Thread(target=lambda: (stream.acquire(), release.wait(10), stream.release()))
+        release = threading.Event()
+        stuck.start()
+        wait_for(lambda: not stream.lock.acquire(blocking=False) or stream.lock.release(), what="a writer stuck")
+        with writer.held(timeout=0.05) as got:
+            assert got is False
+        assert fork_oven(lambda: 0, hold=lambda: writer.held(timeout=0.05)) is None, "no fork on a stuck writer"
+        release.set()
+        stuck.join(10)
+        with writer.held(timeout=1.0) as got:
+            assert got is True
+    finally:
+        logs.stop(writer)
 
 
 @pytest.mark.processes
