@@ -8,6 +8,7 @@ not installed the harness skips their rows with a note, and so does this test.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from importlib.util import find_spec
@@ -117,3 +118,20 @@ def test_the_postgresql_bench_runs_each_kind_of_figure(tmp_path: Path) -> None:
         assert runs.get(key) and runs[key][0]["rate"] > 0, (key, runs.get(key))
     if find_spec("pq") is not None:
         assert runs["peer/pq"][0]["rate"] > 0
+
+
+@pytest.mark.processes
+def test_the_instruction_count_s_child_fills_and_drains_on_this_tree(tmp_path: Path) -> None:
+    """``bench.instructions`` runs its child under valgrind; here without it: the fill and the drain it counts."""
+    db = str(tmp_path / "k.db")
+    child = [sys.executable, str(ROOT / "bench" / "instructions.py"), "--child"]
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    for step in (["fill", db, "50"], ["drain", db, "32"]):
+        out = subprocess.run([*child, *step], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("SELECT state, count(*) FROM orders GROUP BY state").fetchall() == [("done", 50)]
+        assert con.execute("SELECT count(DISTINCT order_id) FROM ledger").fetchone()[0] == 50
+    finally:
+        con.close()
