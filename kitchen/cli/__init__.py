@@ -17,9 +17,8 @@ from typing import Any
 from kitchen.core.errors import BadOrder, KitchenError
 from kitchen.core.orders import MAX_DEPTH, PRIORITY_RANGE, check_oven_name
 
+from .failure import PROG, report
 from .logs import one_line
-
-PROG = "kitchen"
 
 
 def _whole(text: str) -> int:
@@ -207,19 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadOrder as exc:  # an argument the order checks refused (recipe name, key, payload size): usage, 2
         getattr(args, "usage_of", parser).error(str(exc))
         return 2
-    except KitchenError as exc:
-        print(one_line(f"{PROG}: error: {exc}"), file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 1
-    except Exception as exc:
-        if os.environ.get("KITCHEN_DEBUG"):
-            raise
-        print(one_line(f"{PROG}: internal error: {exc.__class__.__name__}: {exc} (KITCHEN_DEBUG=1 shows more)"),
-              file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:
+        return report(exc)
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

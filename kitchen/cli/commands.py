@@ -18,11 +18,12 @@ from typing import Any, NoReturn
 
 from kitchen.core import words
 from kitchen.core.config import Settings
-from kitchen.core.errors import KitchenError, OrderBurnt, OrderCancelled
+from kitchen.core.errors import OrderBurnt, OrderCancelled
 from kitchen.core.views import OvenView, RefusalRow, Snapshot
 from kitchen.protocol import Kitchen
 
 from . import logs, metrics
+from .failure import report
 
 log = logging.getLogger("kitchen.supervisor")
 
@@ -151,22 +152,13 @@ def _supervise(args: argparse.Namespace, settings: Settings, menu: Any, listener
 
 
 def _forked(args: argparse.Namespace, settings: Settings, menu: Any, name: str, parent: int) -> int:
-    """A forked oven's life: its own log writer, its own connection, one line for a kitchen error."""
+    """A forked oven's life: its own log writer, its own connection, one line for an error."""
     listener = logs.after_fork(args.log_level, args.log_json)
     try:
         with Kitchen.open(settings=settings) as kitchen:
             return _cook(kitchen, args, menu, name, parent, listener)
-    except KitchenError as exc:
-        print(logs.one_line(f"kitchen: error: {exc}"), file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:  # as `kitchen` itself reports one (kitchen/cli/__init__.py)
-        if os.environ.get("KITCHEN_DEBUG"):
-            raise
-        print(logs.one_line(f"kitchen: internal error: {exc.__class__.__name__}: {exc} (KITCHEN_DEBUG=1 shows"
-                            " more)"), file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:  # as `kitchen` itself reports one
+        return report(exc)
     finally:
         logs.stop(listener)
 

@@ -144,10 +144,10 @@ def fork_oven(body: Callable[[], int], *, name: str = "",
 
     The caller must hold no database connection (a child closing an inherited one would end the parent's
     session, or checkpoint its WAL), and no thread but those ``hold`` keeps still across the fork (the log
-    writer, between two lines, so no lock is copied held; ``hold`` is left in the parent only; None, no
-    fork, when ``hold`` yields False). The child
-    gets what ``spawn_oven`` gives an exec'd oven: its own session, SIGTERM when its parent dies, default
-    signal handlers, stdin from /dev/null; and ``name`` as its process name.
+    writer, between two lines, so no lock is copied held; ``hold`` is left in the parent only). Returns None,
+    forking nothing, when ``hold`` yields False. The child gets what ``spawn_oven`` gives an exec'd oven: its
+    own session, SIGTERM when its parent dies, default signal handlers, stdin from /dev/null; and ``name`` as
+    its process name.
     """
     sys.stdout.flush()
     sys.stderr.flush()

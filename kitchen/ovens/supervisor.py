@@ -35,7 +35,7 @@ class Supervisor:
         self.signals = 0
         self._forwarded = 0
 
-    def _spawn(self, name: str) -> None:
+    def _start(self, name: str) -> None:
         self.children[name] = self.start(name)
         log.info("started %s (pid %d)", name, self.children[name].pid)
 
@@ -46,7 +46,7 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         for name in self.names:
-            self._spawn(name)
+            self._start(name)
         failed = False
         pending: dict[str, float] = {}
         while self.children or pending:
@@ -69,7 +69,7 @@ class Supervisor:
             for name, when in list(pending.items()):
                 if time.monotonic() >= when and not self.signals:
                     del pending[name]
-                    self._spawn(name)
+                    self._start(name)
             pause(0.05)
         return 1 if failed else 0
 
