@@ -437,9 +437,10 @@ class Chaos:
     def freeze_one(self) -> bool:
         """SIGSTOP an oven that is cooking; thaw at once (and try again) unless it stopped holding an order whose
         recipe it started and that will complete (not one failing by design: only a late completion is refused;
-        nor one merely claimed: a zombie that learns of its death before cooking drops it) and not the write
-        lock: a stopped SQLite writer of kitchen's would block every oven, the reaper included, for as long as it
-        is stopped (a stalled writer is start_staller's fault, with a writer that is not kitchen's)."""
+        nor one the run cancelled, which stops instead; nor one merely claimed: a zombie that learns of its death
+        before cooking drops it) and not the write lock: a stopped SQLite writer of kitchen's would block every
+        oven, the reaper included, for as long as it is stopped (a stalled writer is start_staller's fault, with
+        a writer that is not kitchen's)."""
         working = self.working()
         if len(working) < 2:
             return False  # the one left must stay to judge the frozen one
@@ -458,6 +459,7 @@ class Chaos:
                                 " WHERE state = 'cooking' AND oven_id = ?", (oven_id,)).fetchall()
         started = self.started_claims()
         completing = [(oid, fence) for oid, fence, recipe, payload, attempt in held if (oid, fence) in started
+                      and oid not in self.cancels  # told to stop for a cancel: it never completes
                       and (recipe == "chaos_hog" or (not (p := json.loads(payload)).get("doomed")
                                                      and attempt >= int(p.get("fail_until", 0))
                                                      and attempt >= int(p.get("overrun_until", 0))))]
